@@ -1,0 +1,1 @@
+"""Analytics over the engine: scenario grids, breakeven, tranche sizing, static-pool history."""

@@ -1,0 +1,1 @@
+"""Deal definitions: the TOML deal file validated into frozen structure models."""

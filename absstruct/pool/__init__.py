@@ -1,0 +1,1 @@
+"""Pool selection: eligibility rules, concentration limits, exclusions and stratification tables."""

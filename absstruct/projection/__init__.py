@@ -1,0 +1,1 @@
+"""Collateral cash-flow projection: schedules and the pure-numpy projection kernels."""

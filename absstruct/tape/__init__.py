@@ -1,0 +1,1 @@
+"""Loan tapes: the canonical schema, readers, mapping templates and validation."""

@@ -1,0 +1,1 @@
+"""The waterfall engine: periods x steps over scenario arrays, with ledgers out."""
