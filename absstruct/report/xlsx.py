@@ -1,0 +1,644 @@
+"""A small declarative workbook builder over openpyxl.
+
+A workbook is described as data — :class:`Sheet` objects holding :class:`Table`,
+:class:`KeyValues` and :class:`Note` blocks stacked top to bottom, plus :class:`Chart`
+definitions that refer to tables by name — and :func:`write_xlsx` renders it in one
+pass with openpyxl's streaming (write-only) writer, then renames it into place.
+
+Every table becomes a named, banded, filterable Excel table (ListObject) with a number
+format per column kind; sheets get a frozen header, column widths that fit their
+contents, and a landscape, fit-to-width print set-up.  Text is always written as a
+string cell: a loan id such as ``=HYPERLINK(...)`` stays inert text and is never altered.
+
+Examples
+--------
+>>> import pandas as pd, pathlib, tempfile
+>>> from openpyxl import load_workbook
+>>> frame = pd.DataFrame({"period": [1, 2], "balance": [1000.0, 500.0], "id": ["=1+1", "b"]})
+>>> sheet = Sheet(title="Flows", blocks=(Table(name="flows", frame=frame),))
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "book.xlsx"
+>>> write_xlsx([sheet], path)
+>>> ws = load_workbook(path)["Flows"]
+>>> ws["B2"].number_format, ws["C2"].value, ws["C2"].data_type
+('#,##0.00', '=1+1', 's')
+>>> list(ws.tables)
+['flows']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import re
+import unicodedata
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from copy import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from absstruct.errors import AbsStructError
+from absstruct.report.atomic import atomic_path
+
+# Number formats by column kind; one place so every sheet formats a kind alike.
+NUMBER_FORMATS: dict[str, str] = {
+    "money": "#,##0.00",
+    "amount": "#,##0",
+    "number": "#,##0.00",
+    "count": "#,##0",
+    "int": "0",
+    "percent": "0.00%",
+    "rate": "0.000%",
+    "price": "0.000",
+    "years": "0.00",
+    "bp": "#,##0",
+    "factor": "0.000000",
+    "date": "yyyy-mm-dd",
+    "text": "@",
+    "bool": "General",
+}
+ColumnKind = Literal[
+    "money",
+    "amount",
+    "number",
+    "count",
+    "int",
+    "percent",
+    "rate",
+    "price",
+    "years",
+    "bp",
+    "factor",
+    "date",
+    "text",
+    "bool",
+]
+
+_TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,254}$")
+_SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+_ILLEGAL_XML = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+CHART_WIDTH_CM = 16.0
+CHART_HEIGHT_CM = 8.5
+_ROWS_PER_CHART = 18  # rows a chart of CHART_HEIGHT_CM covers at the default row height
+
+
+@dataclass(frozen=True, kw_only=True)
+class Table:
+    """A DataFrame written as a named Excel table.
+
+    Parameters
+    ----------
+    name : str
+        Excel table name, unique in the workbook (letters, digits, ``_``, ``.``).
+    frame : pandas.DataFrame
+        The data; its column labels become the header row.
+    title : str, optional
+        A bold caption written on the row above the table.
+    kinds : Mapping[str, str]
+        Column label -> kind (a key of ``NUMBER_FORMATS``); unlisted columns are
+        inferred from their dtype (dates -> date, integers -> count, floats -> money).
+    color_scale : tuple of str
+        Columns that get a red-yellow-green colour scale.
+    style : str
+        Built-in table style.
+    """
+
+    name: str
+    frame: pd.DataFrame
+    title: str | None = None
+    kinds: Mapping[str, str] = field(default_factory=dict)
+    color_scale: tuple[str, ...] = ()
+    style: str = "TableStyleMedium2"
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyValues:
+    """A two-column "label: value" block (deal facts, summary figures).
+
+    ``kinds`` maps a label to the kind that formats its value.
+    """
+
+    title: str
+    pairs: Sequence[tuple[str, Any]]
+    kinds: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Note:
+    """A line of text (a sheet heading or a remark)."""
+
+    text: str
+    heading: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Chart:
+    """A native Excel chart over columns of a table (on any sheet).
+
+    Parameters
+    ----------
+    kind : {"line", "stacked_column", "column"}
+    table : str
+        Name of the :class:`Table` holding the data.
+    x : str
+        Column used for the categories (period, date, scenario).
+    y : tuple of str
+        Columns plotted as series (one series each).
+    title : str
+    x_title, y_title : str
+    y_kind : str
+        Kind of the y values; sets the axis number format.
+    split_by : str, optional
+        For a long table sorted by this column: one series per distinct value of
+        ``split_by`` (each a contiguous block of rows) for the single ``y`` column.
+    """
+
+    kind: Literal["line", "stacked_column", "column"]
+    table: str
+    x: str
+    y: tuple[str, ...]
+    title: str
+    x_title: str = ""
+    y_title: str = ""
+    y_kind: str = "money"
+    split_by: str | None = None
+
+
+Block = Table | KeyValues | Note
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sheet:
+    """One worksheet: blocks stacked top to bottom and charts placed beside them.
+
+    ``freeze`` freezes the panes below the header of the first table when that table is
+    the sheet's first block (after at most a heading), and repeats it on printed pages.
+    ``charts`` are anchored to the right of the blocks, one under another, or at
+    ``chart_column`` when given (1-based column number).
+    """
+
+    title: str
+    blocks: Sequence[Block]
+    charts: Sequence[Chart] = ()
+    freeze: bool = True
+    chart_column: int | None = None
+
+
+@dataclass(frozen=True)
+class _Placed:
+    sheet: str
+    header_row: int
+    first_col: int
+    frame: pd.DataFrame
+
+
+def _display_width(text: str) -> int:
+    # East Asian wide characters take two columns in a spreadsheet cell.
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _infer_kind(series: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(series):
+        return "bool"
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return "date"
+    if pd.api.types.is_integer_dtype(series):
+        return "count"
+    if pd.api.types.is_float_dtype(series):
+        return "money"
+    sample = series.dropna()
+    if len(sample) and isinstance(sample.iloc[0], dt.date):
+        return "date"
+    return "text"
+
+
+def _check_kind(kind: str, where: str) -> str:
+    if kind not in NUMBER_FORMATS:
+        raise AbsStructError(
+            f"{where}: unknown column kind {kind!r}; use one of {', '.join(NUMBER_FORMATS)}"
+        )
+    return kind
+
+
+def column_kinds(table: Table) -> list[str]:
+    """The kind of each column of ``table`` (given, else inferred from its dtype)."""
+    kinds = []
+    for label in table.frame.columns:
+        given = table.kinds.get(str(label))
+        kinds.append(
+            _check_kind(given, f"table {table.name}, column {label}")
+            if given
+            else _infer_kind(table.frame[label])
+        )
+    return kinds
+
+
+def _plain(value: Any) -> Any:
+    """A plain Python value openpyxl writes natively (None for missing)."""
+    if value is None:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return None if pd.isna(value) else value.to_pydatetime()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is pd.NaT or value is pd.NA:
+        return None
+    return value
+
+
+def _column_values(series: pd.Series) -> list[Any]:
+    """Column values as plain Python objects, fast for numeric columns."""
+    if pd.api.types.is_float_dtype(series) and not isinstance(series.dtype, pd.ArrowDtype):
+        array = series.to_numpy(dtype=float, na_value=np.nan)
+        values: list[Any] = array.tolist()
+        if not np.isfinite(array).all():
+            values = [v if math.isfinite(v) else None for v in values]
+        return values
+    if pd.api.types.is_integer_dtype(series) and not series.isna().any():
+        return series.to_numpy(dtype=np.int64).tolist()
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return [None if pd.isna(v) else v.to_pydatetime() for v in series]
+    return [_plain(v) for v in series.tolist()]
+
+
+def _format_sample(value: Any, kind: str) -> str:
+    if value is None:
+        return ""
+    if kind == "date":
+        return "2024-01-31"
+    if isinstance(value, bool) or kind in ("text", "bool"):
+        return str(value)
+    if isinstance(value, (int, float)):
+        if kind in ("percent", "rate"):
+            return f"{value * 100:.3f}%"
+        if kind in ("money", "number"):
+            return f"{value:,.2f}"
+        if kind in ("count", "amount", "bp"):
+            return f"{value:,.0f}"
+        return f"{value:.6f}" if kind == "factor" else f"{value:.3f}"
+    return str(value)
+
+
+def _check_sheets(sheets: Sequence[Sheet]) -> dict[str, tuple[Sheet, Table]]:
+    problems: list[str] = []
+    titles: set[str] = set()
+    tables: dict[str, tuple[Sheet, Table]] = {}
+    for sheet in sheets:
+        if not sheet.title or len(sheet.title) > 31 or _SHEET_FORBIDDEN.search(sheet.title):
+            problems.append(
+                f"sheet {sheet.title!r}: a sheet name has 1-31 characters and none of []:*?/\\"
+            )
+        if sheet.title.lower() in titles:
+            problems.append(f"sheet {sheet.title!r}: appears twice")
+        titles.add(sheet.title.lower())
+        for block in sheet.blocks:
+            if not isinstance(block, Table):
+                continue
+            if not _TABLE_NAME.match(block.name) or re.fullmatch(
+                r"[A-Za-z]{1,3}\d+", block.name
+            ):
+                problems.append(
+                    f"table {block.name!r}: a table name starts with a letter or _ and holds "
+                    "letters, digits, _ or . (and is not a cell reference)"
+                )
+            if block.name.lower() in {n.lower() for n in tables}:
+                problems.append(f"table {block.name!r}: appears twice")
+            labels = [str(c) for c in block.frame.columns]
+            if len(set(labels)) != len(labels):
+                problems.append(f"table {block.name!r}: column labels repeat: {labels}")
+            tables[block.name] = (sheet, block)
+    for sheet in sheets:
+        for chart in sheet.charts:
+            if chart.table not in tables:
+                problems.append(f"chart {chart.title!r}: no table named {chart.table!r}")
+                continue
+            columns = [str(c) for c in tables[chart.table][1].frame.columns]
+            for column in (chart.x, *chart.y, *([chart.split_by] if chart.split_by else [])):
+                if column not in columns:
+                    problems.append(
+                        f"chart {chart.title!r}: table {chart.table!r} has no column {column!r}"
+                    )
+    if problems:
+        raise AbsStructError("workbook definition: " + "; ".join(problems))
+    return tables
+
+
+class _SheetWriter:
+    """Streams one sheet's blocks row by row, recording where each table landed."""
+
+    def __init__(self, book: Any, sheet: Sheet) -> None:
+        from openpyxl.formatting.formatting import ConditionalFormattingList
+
+        self.book = book
+        self.sheet = sheet
+        self.ws = book.create_sheet(title=sheet.title)
+        # The streaming worksheet lacks this list; its writer reads it when saving.
+        self.ws.conditional_formatting = ConditionalFormattingList()
+        self.row = 0
+        self.widths: dict[int, int] = {}
+        self.placed: dict[str, _Placed] = {}
+        self.rows: list[list[Any]] = []
+        self._styles: dict[tuple[str, bool], Any] = {}
+
+    # cells -------------------------------------------------------------------------------
+    def _proto(self, kind: str, bold: bool = False) -> Any:
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Alignment, Font
+
+        key = (kind, bold)
+        if key not in self._styles:
+            cell = WriteOnlyCell(self.ws)
+            cell.number_format = NUMBER_FORMATS[kind] if kind != "text" else "General"
+            if bold:
+                cell.font = Font(bold=True)
+            if kind == "text":
+                cell.alignment = Alignment(horizontal="left")
+            self._styles[key] = cell._style
+        return self._styles[key]
+
+    def _cell(self, value: Any, kind: str, bold: bool = False) -> Any:
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.cell.cell import TYPE_STRING
+
+        cell = WriteOnlyCell(self.ws)
+        if isinstance(value, str):
+            if _ILLEGAL_XML.search(value):
+                raise AbsStructError(
+                    f"sheet {self.sheet.title!r}, row {self.row + 1}: {value!r} holds a control "
+                    "character a workbook cannot store"
+                )
+            cell._value = value
+            # Text from tapes and deal files is data, never a formula.
+            cell.data_type = TYPE_STRING
+        else:
+            cell.value = value
+        cell._style = copy(self._proto(kind, bold))
+        return cell
+
+    def _widen(self, col: int, text: str, cap: int = 48) -> None:
+        width = min(_display_width(text) + 2, cap)
+        if width > self.widths.get(col, 0):
+            self.widths[col] = width
+
+    def _emit(self, cells: list[Any]) -> None:
+        self.rows.append(cells)
+        self.row += 1
+
+    # blocks ------------------------------------------------------------------------------
+    def note(self, block: Note) -> None:
+        from openpyxl.styles import Font
+
+        cell = self._cell(block.text, "text")
+        if block.heading:
+            cell.font = Font(bold=True, size=14)
+        else:
+            cell.font = Font(italic=True)
+        self._emit([cell])
+
+    def key_values(self, block: KeyValues) -> None:
+        self._emit([self._cell(block.title, "text", bold=True)])
+        for label, value in block.pairs:
+            value = _plain(value)
+            kind = block.kinds.get(label) or ("text" if isinstance(value, str) else "number")
+            if isinstance(value, dt.date) and "date" not in block.kinds.get(label, "date"):
+                kind = "date"
+            if isinstance(value, (dt.date, dt.datetime)):
+                kind = "date"
+            _check_kind(kind, f"block {block.title}, {label}")
+            self._widen(1, str(label), cap=40)
+            self._widen(2, _format_sample(value, kind), cap=40)
+            self._emit([self._cell(str(label), "text"), self._cell(value, kind)])
+
+    def table(self, block: Table) -> None:
+        from openpyxl.formatting.rule import ColorScaleRule
+        from openpyxl.utils import get_column_letter
+        from openpyxl.worksheet.filters import AutoFilter
+        from openpyxl.worksheet.table import Table as XlTable
+        from openpyxl.worksheet.table import TableColumn
+        from openpyxl.worksheet.table import TableStyleInfo
+
+        if block.title:
+            self._emit([self._cell(block.title, "text", bold=True)])
+        frame = block.frame
+        labels = [str(c) for c in frame.columns]
+        kinds = column_kinds(block)
+        header_row = self.row + 1
+        self._emit([self._cell(label, "text", bold=True) for label in labels])
+        for col, label in enumerate(labels, start=1):
+            self._widen(col, label, cap=28)
+        if frame.empty:
+            self._emit([self._cell("—", "text")])
+            self.placed[block.name] = _Placed(self.sheet.title, header_row, 1, frame)
+            return
+        columns = [_column_values(frame[c]) for c in frame.columns]
+        styles = [copy(self._proto(k)) for k in kinds]
+        for col, (values, kind) in enumerate(zip(columns, kinds, strict=True), start=1):
+            step = max(1, len(values) // 50)
+            for value in values[::step]:
+                self._widen(col, _format_sample(value, kind))
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.cell.cell import TYPE_STRING
+
+        ws = self.ws
+        for values in zip(*columns, strict=True):
+            cells = []
+            for value, style in zip(values, styles, strict=True):
+                cell = WriteOnlyCell(ws)
+                if isinstance(value, str):
+                    if _ILLEGAL_XML.search(value):
+                        raise AbsStructError(
+                            f"sheet {self.sheet.title!r}, row {self.row + 1}: {value!r} holds a "
+                            "control character a workbook cannot store"
+                        )
+                    cell._value = value
+                    cell.data_type = TYPE_STRING  # data, never a formula
+                else:
+                    cell.value = value
+                cell._style = copy(style)
+                cells.append(cell)
+            self._emit(cells)
+        last_row = self.row
+        ref = f"A{header_row}:{get_column_letter(len(labels))}{last_row}"
+        table = XlTable(displayName=block.name, ref=ref)
+        # The streaming writer cannot read headers back from cells: name columns here.
+        table.tableColumns = [
+            TableColumn(id=i, name=label) for i, label in enumerate(labels, start=1)
+        ]
+        table.autoFilter = AutoFilter(ref=ref)
+        table.tableStyleInfo = TableStyleInfo(
+            name=block.style, showRowStripes=True, showColumnStripes=False
+        )
+        with warnings.catch_warnings():
+            # The columns were named above; openpyxl warns about streaming sheets regardless.
+            warnings.simplefilter("ignore", UserWarning)
+            ws.add_table(table)
+        for label in block.color_scale:
+            col = get_column_letter(labels.index(label) + 1)
+            ws.conditional_formatting.add(
+                f"{col}{header_row + 1}:{col}{last_row}",
+                ColorScaleRule(
+                    start_type="min",
+                    start_color="F8696B",
+                    mid_type="percentile",
+                    mid_value=50,
+                    mid_color="FFEB84",
+                    end_type="max",
+                    end_color="63BE7B",
+                ),
+            )
+        self.placed[block.name] = _Placed(self.sheet.title, header_row, 1, frame)
+
+    def layout(self) -> None:
+        for index, block in enumerate(self.sheet.blocks):
+            if index:
+                self._emit([])  # one blank row between blocks
+            if isinstance(block, Table):
+                self.table(block)
+            elif isinstance(block, KeyValues):
+                self.key_values(block)
+            else:
+                self.note(block)
+
+    def finish(self) -> None:
+        from openpyxl.utils import get_column_letter
+        from openpyxl.worksheet.properties import PageSetupProperties
+
+        ws = self.ws
+        for col, width in sorted(self.widths.items()):
+            ws.column_dimensions[get_column_letter(col)].width = max(width, 8)
+        first = self.sheet.blocks[0] if self.sheet.blocks else None
+        heading = 1 if isinstance(first, Note) else 0
+        lead = self.sheet.blocks[heading] if len(self.sheet.blocks) > heading else None
+        if self.sheet.freeze and isinstance(lead, Table) and lead.name in self.placed:
+            header_row = self.placed[lead.name].header_row
+            ws.freeze_panes = f"B{header_row + 1}"
+            ws.print_title_rows = f"{header_row}:{header_row}"
+        ws.page_setup.orientation = "landscape"
+        ws.page_setup.paperSize = 9  # A4
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
+        ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+        ws.print_options.gridLines = False
+        for cells in self.rows:
+            ws.append(cells)
+
+
+def _chart(chart: Chart, placed: _Placed, ws_of: Mapping[str, Any]) -> Any:
+    from openpyxl.chart import BarChart, LineChart, Reference, Series
+
+    frame = placed.frame
+    labels = [str(c) for c in frame.columns]
+    data_ws = ws_of[placed.sheet]
+    first, last = placed.header_row + 1, placed.header_row + max(len(frame), 1)
+    if chart.kind == "line":
+        obj: Any = LineChart()
+    else:
+        obj = BarChart()
+        obj.type = "col"
+        if chart.kind == "stacked_column":
+            obj.grouping = "stacked"
+            obj.overlap = 100
+        obj.gapWidth = 40
+    obj.title = chart.title
+    obj.width, obj.height = CHART_WIDTH_CM, CHART_HEIGHT_CM
+    obj.y_axis.title = chart.y_title or None
+    obj.x_axis.title = chart.x_title or None
+    obj.y_axis.numFmt = NUMBER_FORMATS.get(chart.y_kind, "General")
+    obj.y_axis.majorGridlines = obj.y_axis.majorGridlines  # keep default gridlines
+    # openpyxl hides axes unless told otherwise; investors need to read them.
+    obj.x_axis.delete = False
+    obj.y_axis.delete = False
+    obj.legend.position = "b"
+    x_col = labels.index(chart.x) + 1
+    if chart.split_by:
+        keys = frame[chart.split_by].tolist()
+        y_col = labels.index(chart.y[0]) + 1
+        blocks: list[tuple[Any, int, int]] = []
+        start = 0
+        for i in range(1, len(keys) + 1):
+            if i == len(keys) or keys[i] != keys[start]:
+                blocks.append((keys[start], first + start, first + i - 1))
+                start = i
+        for key, lo, hi in blocks:
+            values = Reference(data_ws, min_col=y_col, min_row=lo, max_row=hi)
+            series = Series(values, title=str(key))
+            obj.series.append(series)
+        lo, hi = blocks[0][1], blocks[0][2]
+        obj.set_categories(Reference(data_ws, min_col=x_col, min_row=lo, max_row=hi))
+    else:
+        for label in chart.y:
+            col = labels.index(label) + 1
+            values = Reference(data_ws, min_col=col, min_row=placed.header_row, max_row=last)
+            obj.add_data(values, titles_from_data=True)
+        obj.set_categories(Reference(data_ws, min_col=x_col, min_row=first, max_row=last))
+    if chart.kind == "line":
+        for series in obj.series:
+            series.smooth = False
+            series.marker.symbol = "none"
+    return obj
+
+
+def write_xlsx(sheets: Sequence[Sheet], path: str | os.PathLike[str]) -> None:
+    """Render ``sheets`` into an ``.xlsx`` file at ``path``, atomically.
+
+    Raises
+    ------
+    AbsStructError
+        When the definition is inconsistent (bad sheet or table names, a chart naming a
+        missing table or column, an unknown column kind): all problems in one message.
+    """
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
+    if not sheets:
+        raise AbsStructError(f"{path}: a workbook needs at least one sheet")
+    tables = _check_sheets(sheets)
+    for _sheet, table in tables.values():
+        column_kinds(table)  # unknown kinds fail before any file is touched
+    book = Workbook(write_only=True)
+    writers = [_SheetWriter(book, sheet) for sheet in sheets]
+    placed: dict[str, _Placed] = {}
+    for writer in writers:
+        writer.layout()
+        placed.update(writer.placed)
+    ws_of = {writer.sheet.title: writer.ws for writer in writers}
+    for writer in writers:
+        column = writer.sheet.chart_column or (max(writer.widths, default=0) + 2)
+        for index, chart in enumerate(writer.sheet.charts):
+            obj = _chart(chart, placed[chart.table], ws_of)
+            writer.ws.add_chart(obj, f"{get_column_letter(column)}{1 + index * _ROWS_PER_CHART}")
+        writer.finish()
+    with atomic_path(path) as tmp:
+        book.save(tmp)
+
+
+def table_ranges(path: str | os.PathLike[str]) -> dict[str, tuple[str, str]]:
+    """Table name -> (sheet title, cell range) of a written workbook (for checks and tests)."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(Path(path))
+    return {
+        name: (ws.title, ref) for ws in book.worksheets for name, ref in ws.tables.items()
+    }
+
+
+def unique_labels(labels: Iterable[str]) -> list[str]:
+    """Make column labels unique by suffixing repeats (`` (2)``, `` (3)``...).
+
+    >>> unique_labels(["a", "b", "a"])
+    ['a', 'b', 'a (2)']
+    """
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        count = seen.get(label, 0) + 1
+        seen[label] = count
+        out.append(label if count == 1 else f"{label} ({count})")
+    return out
