@@ -20,7 +20,9 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 
 # command name -> ("module:attribute", one-line help); each module owns its command.
 # The help text lives here too so that ``absstruct -h`` imports no command module.
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "batch": ("absstruct.cli.batch:command", "Run many jobs locally or on a Dask cluster."),
+}
 
 
 class LazyGroup(click.Group):
