@@ -3,7 +3,7 @@
 These frozen models are what a deal file's ``[pool]`` table becomes.  They are checked
 on their own here (shape, types, limits within 0-100%); whether a rule's column exists on
 a tape, and whether its values have the column's type, is checked when the rule meets a
-tape in :func:`absstruct.pool.select.select_pool`.
+tape in :func:`absstruct.pool.selection.select_pool`.
 
 Rule grammar (one ``[[pool.eligibility]]`` table per rule; every condition given must
 hold, missing values fail unless ``allow_missing = true``)::

@@ -1,0 +1,255 @@
+"""Pool summary and stratification tables, by balance-weighted bincounts.
+
+Every strat row has: ``bucket, count, pct_count, balance, pct_balance, wac, wam,
+wa_score`` (weighted by current balance; ``wa_score`` over loans that carry a score, NaN
+when none do).  Numeric buckets are left-closed ``[a, b)``; missing values get a
+``missing`` row, so every strat's rows add up to the pool.
+
+Examples
+--------
+>>> import pandas as pd
+>>> pool = pd.DataFrame({"loan_id": ["1", "2", "3"], "current_balance": [100.0, 300.0, 600.0],
+...                      "rate": [0.05, 0.10, 0.20], "remaining_term": [12, 24, 36],
+...                      "original_term": [36, 36, 60], "grade": ["A", "B", "B"]})
+>>> table = stratify(pool, "current_balance", edges=(0, 250, 500))
+>>> table[["bucket", "count", "balance", "wac"]]
+         bucket  count  balance   wac
+0    0 to < 250      1    100.0  0.05
+1  250 to < 500      1    300.0  0.10
+2         ≥ 500      1    600.0  0.20
+>>> stratify(pool, "grade")[["bucket", "count", "pct_balance"]]
+  bucket  count  pct_balance
+0      A      1          0.1
+1      B      2          0.9
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+STRAT_COLUMNS: tuple[str, ...] = (
+    "bucket",
+    "count",
+    "pct_count",
+    "balance",
+    "pct_balance",
+    "wac",
+    "wam",
+    "wa_score",
+)
+MISSING = "missing"
+# Columns whose buckets read as whole numbers ("12-23", "360+").
+_WHOLE = frozenset({"original_term", "remaining_term", "seasoning", "days_past_due"})
+_PERCENT = frozenset({"rate", "margin", "fee_rate"})
+DPD_EDGES: tuple[float, ...] = (0, 1, 30, 60, 90, 120)
+
+
+def _fmt(value: float, column: str) -> str:
+    if column in _PERCENT:
+        return f"{value:.2%}"
+    if column in _WHOLE or float(value).is_integer():
+        return f"{value:,.0f}" if column not in _WHOLE else f"{value:.0f}"
+    return f"{value:,.2f}"
+
+
+def bucket_labels(column: str, edges: Sequence[float]) -> list[str]:
+    """Labels for the ``len(edges) + 1`` buckets: below, between and at-or-above the edges.
+
+    >>> bucket_labels("remaining_term", (0, 12, 24))
+    ['< 0', '0-11', '12-23', '24+']
+    >>> bucket_labels("rate", (0.05, 0.1))
+    ['< 5.00%', '5.00% to < 10.00%', '≥ 10.00%']
+    """
+    labels = [f"< {_fmt(edges[0], column)}"]
+    whole = column in _WHOLE and all(float(e).is_integer() for e in edges)
+    for low, high in itertools.pairwise(edges):
+        if whole:
+            top = int(high) - 1
+            labels.append(f"{int(low)}" if top == int(low) else f"{int(low)}-{top}")
+        else:
+            labels.append(f"{_fmt(low, column)} to < {_fmt(high, column)}")
+    labels.append(f"{int(edges[-1])}+" if whole else f"≥ {_fmt(edges[-1], column)}")
+    return labels
+
+
+def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return frame[column].to_numpy(dtype=float, na_value=np.nan)
+
+
+def _table(
+    codes: np.ndarray, labels: Sequence[str], frame: pd.DataFrame, balance: np.ndarray
+) -> pd.DataFrame:
+    """Aggregate by integer ``codes`` (0..len(labels)-1); keep non-empty buckets in order."""
+    size = len(labels)
+    count = np.bincount(codes, minlength=size)
+    money = np.bincount(codes, weights=balance, minlength=size)
+
+    def weighted(column: str) -> np.ndarray:
+        # Weighted over the loans that carry a value, so a missing score does not count as 0.
+        values = _numbers(frame, column)
+        present = ~np.isnan(values)
+        weight = np.bincount(codes, weights=np.where(present, balance, 0.0), minlength=size)
+        sums = np.bincount(codes, weights=np.where(present, balance * values, 0.0), minlength=size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return sums / weight
+
+    wac, wam, wa_score = weighted("rate"), weighted("remaining_term"), weighted("credit_score")
+    total_count = count.sum()
+    total_money = money.sum()
+    keep = count > 0
+    return pd.DataFrame(
+        {
+            "bucket": pd.array(np.asarray(labels, dtype=object)[keep], dtype="string"),
+            "count": count[keep].astype(np.int64),
+            "pct_count": count[keep] / total_count if total_count else 0.0,
+            "balance": money[keep],
+            "pct_balance": money[keep] / total_money if total_money else 0.0,
+            "wac": wac[keep],
+            "wam": wam[keep],
+            "wa_score": wa_score[keep],
+        }
+    )
+
+
+def stratify(
+    frame: pd.DataFrame, column: str, *, edges: Sequence[float] | None = None
+) -> pd.DataFrame:
+    """One strat table of ``frame`` by ``column``: numeric buckets when ``edges`` are given,
+    otherwise one row per value (sorted), plus ``missing`` when values are missing."""
+    balance = frame["current_balance"].to_numpy(dtype=float, na_value=0.0)
+    series = frame[column]
+    if edges is not None:
+        values = series.to_numpy(dtype=float, na_value=np.nan)
+        codes = np.searchsorted(np.asarray(edges, dtype=float), values, side="right")
+        labels = [*bucket_labels(column, edges), MISSING]
+        codes = np.where(np.isnan(values), len(labels) - 1, codes)
+        return _table(codes, labels, frame, balance)
+    codes, uniques = pd.factorize(series, sort=True, use_na_sentinel=True)
+    labels = [str(u) for u in uniques] + [MISSING]
+    codes = np.where(codes < 0, len(labels) - 1, codes)
+    return _table(codes, labels, frame, balance)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolSummary:
+    """Headline figures of a pool (all averages weighted by current balance)."""
+
+    count: int
+    current_balance: float
+    original_balance: float
+    average_balance: float
+    max_balance: float
+    wac: float
+    wam: float
+    wa_original_term: float
+    wa_seasoning: float
+    wa_score: float | None
+    top10_obligor_share: float
+    grade_mix: dict[str, float]
+    score_mix: dict[str, float]
+    dpd_mix: dict[str, float]
+    amortization_mix: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-ready values (NaN becomes None)."""
+        return {key: _plain(value) for key, value in asdict(self).items()}
+
+    def to_frame(self) -> pd.DataFrame:
+        """Two columns, ``metric`` and ``value`` (mixes flattened to ``grade_mix.A`` ...)."""
+        rows: list[tuple[str, Any]] = []
+        for key, value in self.to_dict().items():
+            if isinstance(value, dict):
+                rows += [(f"{key}.{name}", share) for name, share in value.items()]
+            else:
+                rows.append((key, value))
+        return pd.DataFrame(
+            {
+                "metric": pd.array([r[0] for r in rows], dtype="string"),
+                "value": pd.array([r[1] for r in rows], dtype="Float64"),
+            }
+        )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (float, np.floating)):
+        return None if np.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _weighted(values: np.ndarray, balance: np.ndarray) -> float:
+    present = ~np.isnan(values)
+    weight = balance[present].sum()
+    return float((values[present] * balance[present]).sum() / weight) if weight else float("nan")
+
+
+def _mix(table: pd.DataFrame) -> dict[str, float]:
+    return dict(
+        zip(table["bucket"].tolist(), table["pct_balance"].astype(float).tolist(), strict=True)
+    )
+
+
+def summarize(
+    frame: pd.DataFrame, *, score_edges: Sequence[float], dpd_edges: Sequence[float] = DPD_EDGES
+) -> PoolSummary:
+    """The pool summary of an eligible tape (``seasoning`` derived when absent)."""
+    balance = frame["current_balance"].to_numpy(dtype=float, na_value=0.0)
+    total = float(balance.sum())
+    count = len(frame)
+    if "seasoning" in frame.columns:
+        seasoning = _numbers(frame, "seasoning")
+    else:
+        seasoning = _numbers(frame, "original_term") - _numbers(frame, "remaining_term")
+    obligor = frame["obligor_id"] if "obligor_id" in frame.columns else frame["loan_id"]
+    by_obligor = np.bincount(
+        pd.factorize(obligor)[0] if count else np.zeros(0, int), weights=balance
+    )
+    top10 = float(np.sort(by_obligor)[::-1][:10].sum() / total) if total else float("nan")
+    score = _numbers(frame, "credit_score")
+
+    def mix(column: str, edges: Sequence[float] | None = None) -> dict[str, float]:
+        if column not in frame.columns or not count:
+            return {}
+        return _mix(stratify(frame, column, edges=edges))
+
+    return PoolSummary(
+        count=count,
+        current_balance=total,
+        original_balance=float(_numbers(frame, "original_balance")[:].sum())
+        if "original_balance" in frame.columns
+        else float("nan"),
+        average_balance=total / count if count else float("nan"),
+        max_balance=float(balance.max()) if count else float("nan"),
+        wac=_weighted(_numbers(frame, "rate"), balance),
+        wam=_weighted(_numbers(frame, "remaining_term"), balance),
+        wa_original_term=_weighted(_numbers(frame, "original_term"), balance),
+        wa_seasoning=_weighted(seasoning, balance),
+        wa_score=None if np.isnan(score).all() else _weighted(score, balance),
+        top10_obligor_share=top10,
+        grade_mix=mix("grade"),
+        score_mix=mix("credit_score", score_edges) if not np.isnan(score).all() else {},
+        dpd_mix=mix("days_past_due", dpd_edges),
+        amortization_mix=mix("amortization"),
+    )
+
+
+__all__ = [
+    "DPD_EDGES",
+    "MISSING",
+    "STRAT_COLUMNS",
+    "PoolSummary",
+    "bucket_labels",
+    "stratify",
+    "summarize",
+]
