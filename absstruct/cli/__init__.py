@@ -22,6 +22,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 # The help text lives here too so that ``absstruct -h`` imports no command module.
 COMMANDS: dict[str, tuple[str, str]] = {
     "batch": ("absstruct.cli.batch:command", "Run many jobs locally or on a Dask cluster."),
+    "pool": ("absstruct.cli.pool:pool_command", "Select a deal's pool and stratify it."),
 }
 
 
