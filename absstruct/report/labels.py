@@ -1,0 +1,250 @@
+"""English and Chinese labels for every sheet, column and term the reports show.
+
+One dictionary: ``LABELS[key] = (english, chinese)``.  Writers never spell a label
+themselves; they call :func:`label` with a key and the language, so ``--lang zh``
+changes the words and nothing else (numbers are identical).  Unknown keys fall back to
+a readable form of the key, so a new ledger column still gets a header.
+
+Examples
+--------
+>>> label("wal", "en"), label("wal", "zh")
+('WAL (years)', '加权平均期限(年)')
+>>> tranche_label("A", "zh"), tranche_label("Senior A", "zh"), tranche_label("Sub", "zh")
+('A档', '优先A档', '次级档')
+>>> label("some_new_column", "en")
+'Some new column'
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+Lang = Literal["en", "zh"]
+LANGS: tuple[str, ...] = ("en", "zh")
+
+LABELS: dict[str, tuple[str, str]] = {
+    # sheets (each at most 31 characters, none of []:*?/\)
+    "sheet.summary": ("Summary", "概要"),
+    "sheet.charts": ("Charts", "图表"),
+    "sheet.pool": ("Pool", "资产池"),
+    "sheet.strats": ("Strats", "分层统计"),
+    "sheet.exclusions": ("Exclusions", "剔除资产"),
+    "sheet.collateral": ("Collateral", "基础资产现金流"),
+    "sheet.tranches": ("Tranches", "证券现金流"),
+    "sheet.waterfall": ("Waterfall", "现金流分配"),
+    "sheet.accounts": ("Accounts & triggers", "账户与触发事件"),
+    "sheet.scenarios": ("Scenarios", "情景分析"),
+    "sheet.assumptions": ("Assumptions", "假设"),
+    # block titles
+    "block.deal": ("Deal", "交易"),
+    "block.scenario": ("Scenario and assumptions", "情景与假设"),
+    "block.pool_summary": ("Pool summary", "资产池概况"),
+    "block.tranches": ("Tranches", "证券分层"),
+    "block.triggers": ("Trigger status", "触发事件状态"),
+    "block.residual": ("Residual", "剩余收益"),
+    "block.exclusions": ("Exclusion summary", "剔除汇总"),
+    "block.excluded_loans": ("Excluded loans", "剔除贷款明细"),
+    "block.accounts": ("Accounts by period", "账户余额(按期)"),
+    "block.trigger_tests": ("Trigger tests by period", "触发事件测试(按期)"),
+    "block.grid": ("Scenario grid", "情景矩阵"),
+    "block.grid_yield": ("Yield by scenario", "各情景到期收益率"),
+    "block.grid_wal": ("WAL by scenario", "各情景加权平均期限"),
+    "block.grid_loss": ("Loss by scenario", "各情景损失率"),
+    "block.curves": ("Curves as used, by period", "各期假设曲线"),
+    # chart titles
+    "chart.balances": ("Tranche balances", "各档证券余额"),
+    "chart.collections": ("Collections by type", "回收款构成"),
+    "chart.cum_loss": ("Cumulative loss vs trigger", "累计损失率与触发阈值"),
+    "chart.grid_yield": ("Yield by scenario", "各情景到期收益率"),
+    # deal facts
+    "deal_name": ("Deal", "交易名称"),
+    "currency": ("Currency", "币种"),
+    "cutoff_date": ("Cut-off date", "初始起算日"),
+    "closing_date": ("Closing date", "信托设立日"),
+    "settlement_date": ("Settlement date", "结算日"),
+    "first_payment_date": ("First payment date", "首个支付日"),
+    "payment_frequency": ("Payment frequency", "支付频率"),
+    "day_count": ("Day count", "计息基准"),
+    "compounding": ("Yield compounding", "收益率复利方式"),
+    "scenario": ("Scenario", "情景"),
+    "prepayment": ("Prepayment", "早偿假设"),
+    "default": ("Default", "违约假设"),
+    "severity": ("Loss severity", "损失率"),
+    "recovery_lag": ("Recovery lag (months)", "回收滞后(月)"),
+    "servicing_fee_rate": ("Servicing fee", "服务费率"),
+    "residual_irr": ("Residual IRR", "次级档内部收益率"),
+    "clean_up_call": ("Clean-up call", "清仓回购"),
+    # pool summary
+    "loan_count": ("Loans", "贷款笔数"),
+    "balance": ("Balance", "余额"),
+    "current_balance": ("Current balance", "当前余额"),
+    "original_balance": ("Original balance", "初始余额"),
+    "wac": ("WAC", "加权平均利率"),
+    "wam": ("WAM (months)", "加权平均剩余期限(月)"),
+    "wa_seasoning": ("WA seasoning (months)", "加权平均账龄(月)"),
+    "wa_score": ("WA score", "加权平均信用评分"),
+    "average_balance": ("Average balance", "平均余额"),
+    "max_balance": ("Largest balance", "最大单笔余额"),
+    "excluded_count": ("Excluded loans", "剔除笔数"),
+    "excluded_balance": ("Excluded balance", "剔除余额"),
+    "pct_balance": ("% of balance", "余额占比"),
+    "pct_count": ("% of count", "笔数占比"),
+    "count": ("Count", "笔数"),
+    "bucket": ("Bucket", "分层"),
+    "strat": ("Stratification", "分层维度"),
+    "rule": ("Rule", "规则"),
+    "value": ("Value", "取值"),
+    "loan_id": ("Loan id", "贷款编号"),
+    "loans": ("Loans", "笔数"),
+    # tranche table
+    "tranche": ("Tranche", "证券档次"),
+    "class": ("Class", "类别"),
+    "size": ("Size", "发行规模"),
+    "pct_pool": ("% of pool", "占资产池比例"),
+    "coupon": ("Coupon", "票面利率"),
+    "credit_enhancement": ("Credit enhancement", "信用增级"),
+    "price": ("Price", "价格"),
+    "yield": ("Yield", "到期收益率"),
+    "spread_bp": ("Spread (bp)", "利差(基点)"),
+    "wal": ("WAL (years)", "加权平均期限(年)"),
+    "window_start": ("Principal window start", "本金偿还起始期"),
+    "window_end": ("Principal window end", "本金偿还结束期"),
+    "modified_duration": ("Modified duration", "修正久期"),
+    "loss_pct": ("Loss %", "损失率"),
+    "final_period": ("Final period", "最终偿付期"),
+    # cash flows by period
+    "period": ("Period", "期数"),
+    "date": ("Date", "日期"),
+    "beginning_balance": ("Beginning balance", "期初余额"),
+    "ending_balance": ("Ending balance", "期末余额"),
+    "interest_due": ("Interest due", "应付利息"),
+    "interest_paid": ("Interest paid", "已付利息"),
+    "interest_shortfall": ("Interest shortfall", "利息差额"),
+    "principal": ("Principal paid", "已付本金"),
+    "principal_paid": ("Principal paid", "已付本金"),
+    "writedown": ("Writedown", "本金核销"),
+    "cashflow": ("Total paid", "合计支付"),
+    "factor": ("Factor", "余额因子"),
+    "step": ("Step", "分配步骤"),
+    "priority": ("Priority", "顺序"),
+    "amount": ("Amount", "金额"),
+    "due": ("Due", "应付"),
+    "paid": ("Paid", "实付"),
+    "shortfall": ("Shortfall", "差额"),
+    "account": ("Account", "账户"),
+    "deposit": ("Deposit", "存入"),
+    "withdrawal": ("Withdrawal", "支取"),
+    "target": ("Target", "目标余额"),
+    "trigger": ("Trigger", "触发事件"),
+    "threshold": ("Threshold", "阈值"),
+    "breached": ("Breached", "是否触发"),
+    "status": ("Status", "状态"),
+    "first_breach_period": ("First breached in period", "首次触发期"),
+    "cumulative_loss_pct": ("Cumulative loss %", "累计损失率"),
+    # SIFMA pool columns
+    "performing_balance": ("Performing balance", "正常资产余额"),
+    "new_defaults": ("New defaults", "新增违约"),
+    "in_foreclosure": ("In foreclosure", "处置中资产"),
+    "expected_amortization": ("Expected amortization", "预期摊还本金"),
+    "voluntary_prepayments": ("Prepayments", "提前还款"),
+    "amortization_from_defaults": ("Amortization from defaults", "违约资产摊还"),
+    "actual_amortization": ("Scheduled principal", "正常摊还本金"),
+    "expected_interest": ("Expected interest", "预期利息"),
+    "interest_lost": ("Interest lost", "损失利息"),
+    "actual_interest": ("Interest", "利息回收"),
+    "servicing_fee": ("Servicing fee", "服务费"),
+    "fee_income": ("Fee income", "手续费收入"),
+    "principal_recovery": ("Recoveries", "违约回收"),
+    "principal_loss": ("Losses", "损失"),
+    "amortized_default_balance_in_recovery": ("Defaults liquidated", "违约资产处置额"),
+    "principal_collections": ("Principal collections", "本金回收款"),
+    "interest_collections": ("Interest collections", "收入回收款"),
+    # curves
+    "smm": ("SMM", "单月早偿率"),
+    "cpr": ("CPR", "年化早偿率"),
+    "mdr": ("MDR", "单月违约率"),
+    "cdr": ("CDR", "年化违约率"),
+    # deal vocabulary (CONVENTIONS.md)
+    "senior": ("Senior", "优先"),
+    "mezzanine": ("Mezzanine", "中间"),
+    "subordinated": ("Subordinated", "次级档"),
+    "excess_spread": ("Excess spread", "超额利差"),
+    "reserve_account": ("Reserve account", "流动性储备账户"),
+    "pdl": ("Principal deficiency ledger", "本金亏损记账"),
+    "acceleration_event": ("Acceleration event", "加速清偿事件"),
+    "event_of_default": ("Event of default", "违约事件"),
+    "shortfall_undertaking": ("Shortfall payment undertaking", "差额支付承诺"),
+    "revolving_period": ("Revolving period", "循环购买期"),
+    "overcollateralization": ("Overcollateralization", "超额抵押"),
+    "sequential": ("Sequential", "顺序偿付"),
+    "pro_rata": ("Pro rata", "按比例偿付"),
+    "vat": ("VAT", "增值税"),
+    "senior_fees": ("Senior fees", "优先费用"),
+    "trustee_fee": ("Trustee fee", "受托人报酬"),
+    "residual": ("Residual", "剩余收益"),
+    "true": ("Yes", "是"),
+    "false": ("No", "否"),
+    "pass": ("Pass", "未触发"),
+    "fail": ("Breached", "已触发"),
+}
+
+# Tranche names that translate as a whole (the word before a class letter, or alone).
+_TRANCHE_WORDS: dict[str, str] = {
+    "senior": "优先",
+    "class": "",
+    "mezzanine": "中间级",
+    "mezz": "中间级",
+    "junior": "次级",
+}
+_TRANCHE_ALONE: dict[str, str] = {
+    "sub": "次级档",
+    "subordinated": "次级档",
+    "equity": "次级档",
+    "residual": "次级档",
+    "junior": "次级档",
+    "senior": "优先档",
+    "mezzanine": "中间级档",
+}
+
+
+def check_lang(lang: str) -> Lang:
+    """Return ``lang`` if supported, else raise a ValueError naming the choices."""
+    if lang not in LANGS:
+        from absstruct.errors import AbsStructError
+
+        raise AbsStructError(f"lang: {lang!r} is not a report language; use one of en, zh")
+    return lang  # type: ignore[return-value]
+
+
+def label(key: str, lang: str = "en") -> str:
+    """The label for ``key`` in ``lang`` (a readable form of the key when unknown)."""
+    pair = LABELS.get(key)
+    if pair is None:
+        text = key.replace("_", " ").strip()
+        return text[:1].upper() + text[1:]
+    return pair[1] if lang == "zh" else pair[0]
+
+
+def tranche_label(name: str, lang: str = "en") -> str:
+    """A tranche name as investors read it: ``Senior A`` -> ``优先A档`` in Chinese.
+
+    English keeps the deal file's name unchanged.
+    """
+    if lang != "zh":
+        return name
+    words = name.strip().split()
+    lowered = [w.lower() for w in words]
+    if len(words) == 1 and lowered[0] in _TRANCHE_ALONE:
+        return _TRANCHE_ALONE[lowered[0]]
+    if len(words) == 2 and lowered[0] in _TRANCHE_WORDS:
+        return f"{_TRANCHE_WORDS[lowered[0]]}{words[1]}档"
+    if len(words) == 1 and re.fullmatch(r"[A-Za-z]\d?", words[0]):
+        return f"{words[0]}档"
+    return name
+
+
+def header(key: str, lang: str, *, suffix: str = "") -> str:
+    """A column header: the label of ``key`` with an optional qualifier (e.g. a tranche)."""
+    text = label(key, lang)
+    return f"{suffix} {text}" if suffix else text
