@@ -10,6 +10,7 @@ fails its group's jobs, a bad scenario or price fails only its own job.
 from __future__ import annotations
 
 import datetime as dt
+import tomllib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -147,8 +148,20 @@ def describe_error(error: BaseException) -> str:
 
 
 def deal_tape_path(deal: Path) -> Path | None:
-    """The tape a deal file names (hashed for ``--resume``); ``None`` when it cannot be read."""
-    raise NotImplementedError
+    """The tape a deal file names (hashed for ``--resume``); ``None`` when it cannot be read.
+
+    Read straight from the TOML (``[pool] tape``, relative to the deal file) rather than
+    through full validation, so that even a deal that fails to load hashes its tape.
+    """
+    try:
+        document = tomllib.loads(deal.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    pool = document.get("pool")
+    tape = pool.get("tape") if isinstance(pool, dict) else None
+    if not isinstance(tape, str) or not tape.strip():
+        return None
+    return (deal.resolve().parent / tape.strip()).resolve()
 
 
 def execute_group(task: Task) -> list[JobOutcome]:

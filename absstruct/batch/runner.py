@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -159,6 +159,11 @@ def run_jobs(
     """
     if not isinstance(jobs, Sequence) or isinstance(jobs, str):
         jobs = load_jobs(jobs)
+    # Every job needs a distinct origin: the summary and messages name jobs by it.
+    jobs = [
+        job if job.origin else replace(job, origin=f"jobs[{i}]", label=job.label or f"jobs[{i}]")
+        for i, job in enumerate(jobs)
+    ]
     if resume and out_dir is None:
         raise AbsStructError("resume needs an output folder (-o DIR) holding earlier results")
     folder = None if out_dir is None else Path(out_dir)
@@ -317,7 +322,7 @@ def _assemble(plan: Plan, outcomes: Mapping[str, JobOutcome], folder: Path | Non
 
 def failed_count(summary: pd.DataFrame) -> int:
     """How many jobs in a summary failed."""
-    failed = summary.loc[summary["status"] == "failed", "job_id"]
+    failed = summary.loc[summary["status"] == "failed", "origin"]
     return int(failed.nunique())
 
 
