@@ -421,6 +421,8 @@ def _prepare(
     if settle.ndim != 0:
         raise PricingError(f"settlement: {settlement!r} must be one date")
     after = flows.after(settle)
+    if len(after.dates) == 0:
+        raise PricingError(f"no cash flow after settlement {settle}: nothing to price")
     times = np.asarray(year_fraction(settle, after.dates, convention.day_count), dtype=float)
     if face is None:
         face = float(after.principal.sum())
