@@ -23,7 +23,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 COMMANDS: dict[str, tuple[str, str]] = {
     "batch": ("absstruct.cli.batch:command", "Run many jobs locally or on a Dask cluster."),
     "pool": ("absstruct.cli.pool:pool_command", "Select a deal's pool and stratify it."),
-    "price": ("absstruct.cli.price:command", "Price dated cash flows: yield, WAL, duration, spreads."),
+    "price": ("absstruct.cli.price:command", "Price cash flows: yield, WAL, duration, spreads."),
     "history": ("absstruct.cli.history:history_command", "Vintage curves and fitted curves."),
     "backtest": ("absstruct.cli.history:backtest_command", "Back-test fitted curves on vintages."),
 }
