@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "price": ("absstruct.cli.price:command", "Price cash flows: yield, WAL, duration, spreads."),
     "history": ("absstruct.cli.history:history_command", "Vintage curves and fitted curves."),
     "backtest": ("absstruct.cli.history:backtest_command", "Back-test fitted curves on vintages."),
+    "tape": ("absstruct.cli.tape:tape", "Check, convert or synthesise a loan tape."),
 }
 
 
