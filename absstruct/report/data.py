@@ -197,7 +197,9 @@ class ReportData:
         """Cumulative net loss as a fraction of the original pool, by period."""
         frame = self.collateral
         original = float(self.deal.get("original_pool_balance") or 0.0)
-        losses = frame["principal_loss"].cumsum() if "principal_loss" in frame else 0.0 * frame["period"]
+        losses = (
+            frame["principal_loss"].cumsum() if "principal_loss" in frame else 0.0 * frame["period"]
+        )
         pct = losses / original if original > 0 else losses * float("nan")
         return pd.DataFrame(
             {"period": frame["period"], "date": frame["date"], "cumulative_loss_pct": pct}

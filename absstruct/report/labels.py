@@ -67,6 +67,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "payment_frequency": ("Payment frequency", "支付频率"),
     "day_count": ("Day count", "计息基准"),
     "compounding": ("Yield compounding", "收益率复利方式"),
+    "original_pool_balance": ("Original pool balance", "初始资产池余额"),
     "scenario": ("Scenario", "情景"),
     "prepayment": ("Prepayment", "早偿假设"),
     "default": ("Default", "违约假设"),

@@ -344,7 +344,7 @@ def sample_report(
         },
         exclusions=pd.DataFrame(
             {
-                "loan_id": ["L-000017", "=HYPERLINK(\"http://x\",\"y\")", "+cmd|' /C calc'!A0"],
+                "loan_id": ["L-000017", '=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0"],
                 "rule": ["days_past_due <= 30", "rate > 0", "rate > 0"],
                 "value": ["45", "0", "-0.01"],
                 "balance": [12_000.0, 8_500.0, 3_000.0],

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from absstruct.errors import AbsStructError
-from absstruct.report.atomic import atomic_path
+from absstruct.report.files import atomic_output
 
 # Number formats by column kind; one place so every sheet formats a kind alike.
 NUMBER_FORMATS: dict[str, str] = {
@@ -82,9 +82,15 @@ ColumnKind = Literal[
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,254}$")
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _ILLEGAL_XML = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
-CHART_WIDTH_CM = 16.0
-CHART_HEIGHT_CM = 8.5
-_ROWS_PER_CHART = 18  # rows a chart of CHART_HEIGHT_CM covers at the default row height
+HEADER_FILL = "4472C4"  # the blue of TableStyleMedium2's header row
+HEADER_WRAP = 16  # header characters a column widens for before the text wraps
+CHART_WIDTH_CM = 15.0
+CHART_HEIGHT_CM = 8.0
+# Grid cells a chart covers at the default column width and row height (with a margin).
+_ROWS_PER_CHART = 18
+_COLS_PER_CHART = 9
+# Axis formats: whole units on money axes, the ticks need no cents.
+_AXIS_FORMATS = {"money": "#,##0", "amount": "#,##0", "number": "#,##0"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -179,7 +185,8 @@ class Sheet:
     ``freeze`` freezes the panes below the header of the first table when that table is
     the sheet's first block (after at most a heading), and repeats it on printed pages.
     ``charts`` are anchored to the right of the blocks, one under another, or at
-    ``chart_column`` when given (1-based column number).
+    ``chart_column`` when given (1-based column number), starting at ``chart_row``,
+    ``charts_per_row`` side by side.
     """
 
     title: str
@@ -187,6 +194,8 @@ class Sheet:
     charts: Sequence[Chart] = ()
     freeze: bool = True
     chart_column: int | None = None
+    chart_row: int = 1
+    charts_per_row: int = 1
 
 
 @dataclass(frozen=True)
@@ -301,9 +310,7 @@ def _check_sheets(sheets: Sequence[Sheet]) -> dict[str, tuple[Sheet, Table]]:
         for block in sheet.blocks:
             if not isinstance(block, Table):
                 continue
-            if not _TABLE_NAME.match(block.name) or re.fullmatch(
-                r"[A-Za-z]{1,3}\d+", block.name
-            ):
+            if not _TABLE_NAME.match(block.name) or re.fullmatch(r"[A-Za-z]{1,3}\d+", block.name):
                 problems.append(
                     f"table {block.name!r}: a table name starts with a letter or _ and holds "
                     "letters, digits, _ or . (and is not a cell reference)"
@@ -345,20 +352,25 @@ class _SheetWriter:
         self.widths: dict[int, int] = {}
         self.placed: dict[str, _Placed] = {}
         self.rows: list[list[Any]] = []
-        self._styles: dict[tuple[str, bool], Any] = {}
+        self._styles: dict[tuple[str, bool, bool], Any] = {}
 
     # cells -------------------------------------------------------------------------------
-    def _proto(self, kind: str, bold: bool = False) -> Any:
+    def _proto(self, kind: str, bold: bool = False, header: bool = False) -> Any:
         from openpyxl.cell import WriteOnlyCell
-        from openpyxl.styles import Alignment, Font
+        from openpyxl.styles import Alignment, Font, PatternFill
 
-        key = (kind, bold)
+        key = (kind, bold, header)
         if key not in self._styles:
             cell = WriteOnlyCell(self.ws)
             cell.number_format = NUMBER_FORMATS[kind] if kind != "text" else "General"
-            if bold:
+            if header:
+                # Explicit header colours: every viewer shows them, table style or not.
+                cell.font = Font(bold=True, color="FFFFFF")
+                cell.fill = PatternFill("solid", fgColor=HEADER_FILL)
+                cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+            elif bold:
                 cell.font = Font(bold=True)
-            if kind == "text":
+            if kind == "text" and not header:
                 cell.alignment = Alignment(horizontal="left")
             self._styles[key] = cell._style
         return self._styles[key]
@@ -380,6 +392,11 @@ class _SheetWriter:
         else:
             cell.value = value
         cell._style = copy(self._proto(kind, bold))
+        return cell
+
+    def _header_cell(self, text: str) -> Any:
+        cell = self._cell(text, "text")
+        cell._style = copy(self._proto("text", header=True))
         return cell
 
     def _widen(self, col: int, text: str, cap: int = 48) -> None:
@@ -406,7 +423,13 @@ class _SheetWriter:
         self._emit([self._cell(block.title, "text", bold=True)])
         for label, value in block.pairs:
             value = _plain(value)
-            kind = block.kinds.get(label) or ("text" if isinstance(value, str) else "number")
+            kind = block.kinds.get(label) or (
+                "text"
+                if isinstance(value, str)
+                else "count"
+                if isinstance(value, int) and not isinstance(value, bool)
+                else "number"
+            )
             if isinstance(value, dt.date) and "date" not in block.kinds.get(label, "date"):
                 kind = "date"
             if isinstance(value, (dt.date, dt.datetime)):
@@ -421,8 +444,7 @@ class _SheetWriter:
         from openpyxl.utils import get_column_letter
         from openpyxl.worksheet.filters import AutoFilter
         from openpyxl.worksheet.table import Table as XlTable
-        from openpyxl.worksheet.table import TableColumn
-        from openpyxl.worksheet.table import TableStyleInfo
+        from openpyxl.worksheet.table import TableColumn, TableStyleInfo
 
         if block.title:
             self._emit([self._cell(block.title, "text", bold=True)])
@@ -430,9 +452,10 @@ class _SheetWriter:
         labels = [str(c) for c in frame.columns]
         kinds = column_kinds(block)
         header_row = self.row + 1
-        self._emit([self._cell(label, "text", bold=True) for label in labels])
+        self._emit([self._header_cell(label) for label in labels])
         for col, label in enumerate(labels, start=1):
-            self._widen(col, label, cap=28)
+            # Long headers wrap onto two lines rather than widen the column.
+            self._widen(col, label, cap=HEADER_WRAP)
         if frame.empty:
             self._emit([self._cell("—", "text")])
             self.placed[block.name] = _Placed(self.sheet.title, header_row, 1, frame)
@@ -532,6 +555,7 @@ class _SheetWriter:
 
 def _chart(chart: Chart, placed: _Placed, ws_of: Mapping[str, Any]) -> Any:
     from openpyxl.chart import BarChart, LineChart, Reference, Series
+    from openpyxl.chart.data_source import NumFmt
 
     frame = placed.frame
     labels = [str(c) for c in frame.columns]
@@ -550,8 +574,10 @@ def _chart(chart: Chart, placed: _Placed, ws_of: Mapping[str, Any]) -> Any:
     obj.width, obj.height = CHART_WIDTH_CM, CHART_HEIGHT_CM
     obj.y_axis.title = chart.y_title or None
     obj.x_axis.title = chart.x_title or None
-    obj.y_axis.numFmt = NUMBER_FORMATS.get(chart.y_kind, "General")
-    obj.y_axis.majorGridlines = obj.y_axis.majorGridlines  # keep default gridlines
+    obj.y_axis.numFmt = NumFmt(
+        formatCode=_AXIS_FORMATS.get(chart.y_kind, NUMBER_FORMATS.get(chart.y_kind, "General")),
+        sourceLinked=False,
+    )
     # openpyxl hides axes unless told otherwise; investors need to read them.
     obj.x_axis.delete = False
     obj.y_axis.delete = False
@@ -611,11 +637,14 @@ def write_xlsx(sheets: Sequence[Sheet], path: str | os.PathLike[str]) -> None:
     ws_of = {writer.sheet.title: writer.ws for writer in writers}
     for writer in writers:
         column = writer.sheet.chart_column or (max(writer.widths, default=0) + 2)
+        per_row = max(writer.sheet.charts_per_row, 1)
         for index, chart in enumerate(writer.sheet.charts):
             obj = _chart(chart, placed[chart.table], ws_of)
-            writer.ws.add_chart(obj, f"{get_column_letter(column)}{1 + index * _ROWS_PER_CHART}")
+            col = column + (index % per_row) * _COLS_PER_CHART
+            row = writer.sheet.chart_row + (index // per_row) * _ROWS_PER_CHART
+            writer.ws.add_chart(obj, f"{get_column_letter(col)}{row}")
         writer.finish()
-    with atomic_path(path) as tmp:
+    with atomic_output(path) as tmp:
         book.save(tmp)
 
 
@@ -624,9 +653,7 @@ def table_ranges(path: str | os.PathLike[str]) -> dict[str, tuple[str, str]]:
     from openpyxl import load_workbook
 
     book = load_workbook(Path(path))
-    return {
-        name: (ws.title, ref) for ws in book.worksheets for name, ref in ws.tables.items()
-    }
+    return {name: (ws.title, ref) for ws in book.worksheets for name, ref in ws.tables.items()}
 
 
 def unique_labels(labels: Iterable[str]) -> list[str]:

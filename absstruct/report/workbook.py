@@ -1,0 +1,385 @@
+"""The investor workbook and the pool workbook, in English or Chinese.
+
+:func:`write_workbook` lays a run out the way a structuring desk sends it: Summary,
+Charts, Pool, Collateral, Tranches, Waterfall, Accounts & triggers, Scenarios (with a
+grid) and Assumptions.  Every block is an Excel table with number formats per column;
+labels come from :mod:`absstruct.report.labels`, so ``lang="zh"`` changes the words and
+never the numbers.  :func:`write_pool_workbook` writes the pool selection alone
+(Summary, Strats, Exclusions) for ``absstruct pool -o pool.xlsx``.
+
+Examples
+--------
+>>> import pathlib, tempfile
+>>> from openpyxl import load_workbook
+>>> from absstruct.report.sample import sample_report
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "deal.xlsx"
+>>> write_workbook(sample_report(n_periods=12), path, lang="zh")
+>>> load_workbook(path).sheetnames[:3]
+['概要', '图表', '资产池']
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from absstruct.report.data import COLUMN_KINDS, PoolReport, ReportData, report_data
+from absstruct.report.labels import check_lang, label, tranche_label
+from absstruct.report.xlsx import Chart, KeyValues, Note, Sheet, Table, unique_labels, write_xlsx
+
+# Pool columns stacked in the "collections by type" chart, in this order when present.
+COLLECTION_COLUMNS: tuple[str, ...] = (
+    "actual_amortization",
+    "voluntary_prepayments",
+    "principal_recovery",
+    "actual_interest",
+    "fee_income",
+)
+GRID_MEASURES: tuple[str, ...] = ("yield", "wal", "loss_pct")
+_MONEY_KEYS = {"balance", "current_balance", "original_balance", "original_pool_balance"}
+
+
+def _kind(key: str, series: pd.Series | None = None) -> str | None:
+    if key in COLUMN_KINDS:
+        return COLUMN_KINDS[key]
+    if series is not None and pd.api.types.is_float_dtype(series):
+        return "money"
+    return None
+
+
+def _localize(
+    frame: pd.DataFrame, lang: str, *, tranche_columns: Sequence[str] = ("tranche",)
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Rename columns to labels, translate tranche names and booleans; return kinds too."""
+    out = frame.copy()
+    kinds: dict[str, str] = {}
+    for column in tranche_columns:
+        if column in out.columns:
+            out[column] = [tranche_label(str(v), lang) for v in out[column]]
+    for column in out.columns:
+        if pd.api.types.is_bool_dtype(out[column]):
+            out[column] = [label("true" if v else "false", lang) for v in out[column]]
+    labels = unique_labels([label(str(c), lang) for c in out.columns])
+    for original, new in zip(out.columns, labels, strict=True):
+        kind = _kind(str(original), out[original])
+        if kind and not pd.api.types.is_string_dtype(out[original]):
+            kinds[new] = kind
+    out.columns = labels
+    return out, kinds
+
+
+def _table(
+    name: str, frame: pd.DataFrame, lang: str, *, title: str | None = None, **options: Any
+) -> Table:
+    localized, kinds = _localize(frame, lang)
+    return Table(
+        name=name,
+        frame=localized,
+        title=label(title, lang) if title else None,
+        kinds=kinds,
+        **options,
+    )
+
+
+def _pairs(mapping: Mapping[str, Any], lang: str) -> tuple[list[tuple[str, Any]], dict[str, str]]:
+    pairs, kinds = [], {}
+    for key, value in mapping.items():
+        text = label(key, lang)
+        if isinstance(value, bool):
+            value = label("true" if value else "false", lang)
+        pairs.append((text, value))
+        kind = COLUMN_KINDS.get(key) or ("money" if key in _MONEY_KEYS else None)
+        if kind == "int" and isinstance(value, float):
+            kind = "number"
+        if kind and not isinstance(value, str):
+            kinds[text] = kind
+    return pairs, kinds
+
+
+def _key_values(title: str, mapping: Mapping[str, Any], lang: str) -> KeyValues:
+    pairs, kinds = _pairs(mapping, lang)
+    return KeyValues(title=label(title, lang), pairs=pairs, kinds=kinds)
+
+
+def _trigger_status(data: ReportData, lang: str) -> dict[str, Any]:
+    status: dict[str, Any] = {}
+    for name, group in data.triggers.groupby("trigger", sort=False):
+        breached = group.loc[group["breached"].astype(bool), "period"]
+        status[str(name)] = (
+            f"{label('fail', lang)} ({label('period', lang)} {int(breached.iloc[0])})"
+            if len(breached)
+            else label("pass", lang)
+        )
+    return status
+
+
+def _summary_sheet(data: ReportData, lang: str) -> Sheet:
+    deal = {k: v for k, v in data.deal.items() if k != "deal_name"}
+    blocks: list[Any] = [
+        Note(text=str(data.deal.get("deal_name", "")), heading=True),
+        _key_values("block.deal", deal, lang),
+        _key_values("block.scenario", data.scenario, lang),
+    ]
+    if data.pool is not None:
+        blocks.append(_key_values("block.pool_summary", data.pool.summary, lang))
+    blocks.append(_table("tranche_summary", data.tranches, lang, title="block.tranches"))
+    status = _trigger_status(data, lang)
+    if status:
+        blocks.append(
+            KeyValues(title=label("block.triggers", lang), pairs=list(status.items()), kinds={})
+        )
+    blocks.append(
+        KeyValues(
+            title=label("block.residual", lang),
+            pairs=[(label("residual_irr", lang), data.residual_irr)],
+            kinds={label("residual_irr", lang): "rate"},
+        )
+    )
+    return Sheet(title=label("sheet.summary", lang), blocks=blocks)
+
+
+def _pool_blocks(pool: PoolReport, lang: str, *, with_loans: bool) -> list[Any]:
+    blocks: list[Any] = [_key_values("block.pool_summary", pool.summary, lang)]
+    for index, (name, frame) in enumerate(pool.strats.items(), start=1):
+        table = _table(f"strat_{index}", frame, lang)
+        blocks.append(Table(**{**table.__dict__, "title": f"{label('strat', lang)}: {name}"}))
+    blocks.append(
+        _table("exclusion_summary", pool.exclusion_table(), lang, title="block.exclusions")
+    )
+    if with_loans:
+        blocks.append(_table("excluded_loans", pool.exclusions, lang, title="block.excluded_loans"))
+    return blocks
+
+
+def _wide_waterfall(frame: pd.DataFrame) -> pd.DataFrame:
+    steps = frame[["priority", "step"]].drop_duplicates().sort_values("priority", kind="stable")
+    headers = [f"{int(p)}. {s}" for p, s in zip(steps["priority"], steps["step"], strict=True)]
+    keyed = frame.assign(
+        _col=[f"{int(p)}. {s}" for p, s in zip(frame["priority"], frame["step"], strict=True)]
+    )
+    wide = keyed.pivot_table(
+        index=["period", "date"], columns="_col", values="paid", aggfunc="sum", sort=False
+    )
+    wide = wide.reindex(columns=headers).reset_index()
+    wide.columns.name = None
+    return wide.sort_values("period", kind="stable").reset_index(drop=True)
+
+
+def _cumulative_loss_frame(data: ReportData) -> pd.DataFrame:
+    frame = data.cumulative_loss()
+    loss_triggers = data.triggers[data.triggers["metric"] == "cumulative_loss"]
+    for name, group in loss_triggers.groupby("trigger", sort=False):
+        thresholds = group.set_index("period")["threshold"]
+        frame[f"{name}"] = frame["period"].map(thresholds).astype(float)
+    return frame
+
+
+def _grid_tables(grid: pd.DataFrame, tranches: Sequence[str], lang: str) -> list[Table]:
+    tables = []
+    scenarios = list(dict.fromkeys(grid["scenario"]))
+    order = [t for t in tranches if t in set(grid["tranche"])] + [
+        t for t in dict.fromkeys(grid["tranche"]) if t not in tranches
+    ]
+    for measure in GRID_MEASURES:
+        if measure not in grid.columns:
+            continue
+        wide = grid.pivot_table(
+            index="scenario", columns="tranche", values=measure, aggfunc="first", sort=False
+        ).reindex(index=scenarios, columns=order)
+        headers = [tranche_label(str(t), lang) for t in wide.columns]
+        frame = pd.DataFrame({label("scenario", lang): [str(s) for s in wide.index]})
+        for header_text, column in zip(headers, wide.columns, strict=True):
+            frame[header_text] = wide[column].to_numpy(dtype=float)
+        kind = COLUMN_KINDS.get(measure, "number")
+        tables.append(
+            Table(
+                name=f"grid_{measure}",
+                frame=frame,
+                title=label(f"block.grid_{'loss' if measure == 'loss_pct' else measure}", lang),
+                kinds=dict.fromkeys(headers, kind),
+                color_scale=tuple(headers) if measure != "loss_pct" else (),
+            )
+        )
+    return tables
+
+
+def investor_sheets(data: ReportData, lang: str = "en") -> list[Sheet]:
+    """The investor workbook's sheets for ``data`` (see :func:`write_workbook`)."""
+    lang = check_lang(lang)
+
+    def lab(key: str) -> str:
+        return label(key, lang)
+
+    sheets = [_summary_sheet(data, lang)]
+    charts = [
+        Chart(
+            kind="line",
+            table="tranche_flows",
+            x=lab("period"),
+            y=(lab("ending_balance"),),
+            split_by=lab("tranche"),
+            title=lab("chart.balances"),
+            x_title=lab("period"),
+        )
+    ]
+    present = [c for c in COLLECTION_COLUMNS if c in data.collateral.columns]
+    if present:
+        charts.append(
+            Chart(
+                kind="stacked_column",
+                table="collateral",
+                x=lab("period"),
+                y=tuple(lab(c) for c in present),
+                title=lab("chart.collections"),
+                x_title=lab("period"),
+            )
+        )
+    cum_loss = _cumulative_loss_frame(data)
+    charts.append(
+        Chart(
+            kind="line",
+            table="cumulative_loss",
+            x=lab("period"),
+            y=tuple(lab(c) if c == "cumulative_loss_pct" else c for c in cum_loss.columns[2:]),
+            title=lab("chart.cum_loss"),
+            x_title=lab("period"),
+            y_kind="percent",
+        )
+    )
+    grid_tables = _grid_tables(data.grid, data.tranche_names, lang) if data.grid is not None else []
+    if any(t.name == "grid_yield" for t in grid_tables):
+        yield_table = next(t for t in grid_tables if t.name == "grid_yield")
+        charts.append(
+            Chart(
+                kind="line" if len(yield_table.frame) > 12 else "column",
+                table="grid_yield",
+                x=lab("scenario"),
+                y=tuple(str(c) for c in yield_table.frame.columns[1:]),
+                title=lab("chart.grid_yield"),
+                x_title=lab("scenario"),
+                y_kind="percent",
+            )
+        )
+    sheets.append(
+        Sheet(
+            title=lab("sheet.charts"),
+            blocks=[Note(text=str(data.deal.get("deal_name", "")), heading=True)],
+            charts=charts,
+            chart_column=1,
+            chart_row=3,
+            charts_per_row=2,
+        )
+    )
+    if data.pool is not None:
+        sheets.append(
+            Sheet(title=lab("sheet.pool"), blocks=_pool_blocks(data.pool, lang, with_loans=False))
+        )
+    sheets.append(
+        Sheet(title=lab("sheet.collateral"), blocks=[_table("collateral", data.collateral, lang)])
+    )
+    sheets.append(
+        Sheet(
+            title=lab("sheet.tranches"), blocks=[_table("tranche_flows", data.tranche_flows, lang)]
+        )
+    )
+    waterfall = _wide_waterfall(data.waterfall)
+    sheets.append(
+        Sheet(
+            title=lab("sheet.waterfall"),
+            blocks=[
+                Table(
+                    name="waterfall",
+                    frame=_localize(waterfall, lang)[0],
+                    kinds={lab("period"): "int", lab("date"): "date"},
+                )
+            ],
+        )
+    )
+    sheets.append(
+        Sheet(
+            title=lab("sheet.accounts"),
+            blocks=[
+                _table("accounts", data.accounts, lang, title="block.accounts"),
+                _table("triggers", data.triggers, lang, title="block.trigger_tests"),
+                _table("cumulative_loss", cum_loss, lang, title="chart.cum_loss"),
+            ],
+            freeze=False,
+        )
+    )
+    if grid_tables:
+        sheets.append(Sheet(title=lab("sheet.scenarios"), blocks=grid_tables, freeze=False))
+    sheets.append(
+        Sheet(
+            title=lab("sheet.assumptions"),
+            blocks=[_table("curves", data.curves, lang, title="block.curves")],
+        )
+    )
+    return sheets
+
+
+def write_workbook(
+    result: Any,
+    path: str | os.PathLike[str],
+    *,
+    lang: str = "en",
+    pool: Any = None,
+    pricing: Any = None,
+    grid: Any = None,
+) -> None:
+    """Write the investor workbook for a run to ``path`` (``.xlsx``), atomically.
+
+    Parameters
+    ----------
+    result : waterfall Result or ReportData
+    path : path-like
+    lang : {"en", "zh"}
+        Language of sheet names, headers and labels; the numbers are identical.
+    pool : Pool or PoolReport, optional
+        Adds the Pool sheet and the pool summary.
+    pricing : optional
+        Passed to the Result when it builds its report view.
+    grid : DataFrame, optional
+        A scenario grid (long: scenario, tranche, yield, wal, loss_pct) for the
+        Scenarios sheet and the scenario-yield chart.
+    """
+    data = report_data(result, pool=pool, pricing=pricing, grid=grid)
+    write_xlsx(investor_sheets(data, lang), path)
+
+
+def pool_sheets(pool: Any, lang: str = "en") -> list[Sheet]:
+    """Summary, Strats and Exclusions sheets for a pool selection."""
+    lang = check_lang(lang)
+    report = pool if isinstance(pool, PoolReport) else _as_pool_report(pool)
+    strats: list[Any] = []
+    for index, (name, frame) in enumerate(report.strats.items(), start=1):
+        table = _table(f"strat_{index}", frame, lang)
+        strats.append(Table(**{**table.__dict__, "title": f"{label('strat', lang)}: {name}"}))
+    exclusions = [
+        _table("exclusion_summary", report.exclusion_table(), lang, title="block.exclusions"),
+        _table("excluded_loans", report.exclusions, lang, title="block.excluded_loans"),
+    ]
+    return [
+        Sheet(
+            title=label("sheet.summary", lang),
+            blocks=[_key_values("block.pool_summary", report.summary, lang)],
+        ),
+        Sheet(title=label("sheet.strats", lang), blocks=strats or [Note(text="—")], freeze=False),
+        Sheet(title=label("sheet.exclusions", lang), blocks=exclusions, freeze=False),
+    ]
+
+
+def _as_pool_report(pool: Any) -> PoolReport:
+    from absstruct.report.data import pool_report
+
+    return pool_report(pool)
+
+
+def write_pool_workbook(pool: Any, path: str | os.PathLike[str], *, lang: str = "en") -> None:
+    """Write a pool selection (``.summary``, ``.strats``, ``.excluded``) as a workbook.
+
+    Loan ids and rule values are written as text cells, never as formulas.
+    """
+    write_xlsx(pool_sheets(pool, lang), path)
