@@ -88,8 +88,9 @@ def _trim_group(limit: GroupLimit, balance: np.ndarray, alive: np.ndarray) -> np
     if limit.share * present < 1 - _TOL:
         raise InfeasibleLimit(
             limit.name,
-            f"{limit.share:g} cannot hold with {present} groups left "
-            f"(needs at least {int(np.ceil(1 / limit.share - _TOL))})",
+            f"{limit.share:g} cannot hold: trimming the largest loans first leaves "
+            f"{present} groups (a share of {limit.share:g} needs at least "
+            f"{int(np.ceil(1 / limit.share - _TOL))})",
         )
     need = excess / (1.0 - limit.share) if limit.share < 1 else excess
     idx = np.flatnonzero(alive & over[codes])

@@ -366,7 +366,7 @@ def select_pool(
     for number, rule in enumerate(spec.eligibility):
         fails[number] = ~rule_passes(derived, rule)
     failing = fails.any(axis=0)
-    first_failed = np.argmax(fails, axis=0)
+    first_failed = np.argmax(fails, axis=0) if len(fails) else np.zeros(n, dtype=np.intp)
     alive = ~failing
     pieces: list[pd.DataFrame] = []
     counts: list[tuple[str, str, int, float, int, float]] = []
