@@ -135,6 +135,12 @@ def _carry_thin_ages(values: np.ndarray, reliable: np.ndarray) -> tuple[np.ndarr
     return values[last_good], int(np.flatnonzero(reliable)[-1]) + 1
 
 
+def _seasoned_vintages(history: LoanHistory) -> np.ndarray:
+    """Loans whose whole vintage (and segment) has a known final outcome."""
+    keys = pd.DataFrame({"s": history.segment, "v": history.vintage, "r": history.resolved})
+    return keys.groupby(["s", "v"])["r"].transform("all").to_numpy(dtype=bool)
+
+
 def _fit_one(history: LoanHistory, mask: np.ndarray, label: str) -> SegmentCurves:
     p = history.paths
     term = int(history.term[mask].max(initial=1))
@@ -150,7 +156,7 @@ def _fit_one(history: LoanHistory, mask: np.ndarray, label: str) -> SegmentCurve
     chargeoff = history.chargeoff[mask].sum()
     net_recovery = (history.recoveries[mask] - history.recovery_fees[mask]).sum()
     severity = float((chargeoff - net_recovery) / chargeoff) if chargeoff > 0 else 1.0
-    seasoned = mask & (history.vintage_age >= history.term + history.spec.chargeoff_lag)
+    seasoned = mask & _seasoned_vintages(history)
     if seasoned.any() and p.defaults[seasoned].sum() > 0:
         by_age = p.defaults[seasoned].sum(axis=0)[:term]
         timing = by_age / by_age.sum()

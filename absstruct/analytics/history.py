@@ -119,7 +119,8 @@ def level_pay_fraction(rate: np.ndarray, term: np.ndarray, ages: np.ndarray) -> 
     with np.errstate(divide="ignore", invalid="ignore"):
         annuity = (1.0 - (1.0 + r) ** -(n - m)) / (1.0 - (1.0 + r) ** -n)
     straight = 1.0 - m / n
-    return np.where(r > 0, annuity, straight)
+    # Below ~1e-10 a month the annuity formula loses every digit; the limit is straight line.
+    return np.where(r > 1e-10, annuity, straight)
 
 
 def schedule_fraction(
@@ -364,6 +365,7 @@ class LoanHistory:
     recoveries: np.ndarray
     recovery_fees: np.ndarray
     vintage_age: np.ndarray  # vintage's observed age (months from its first month to as_of)
+    resolved: np.ndarray  # the loan's final outcome is known by the observation date
     spec: HistorySpec
     warnings: tuple[Problem, ...] = field(default=())
 
@@ -398,11 +400,8 @@ def load_history(tape: pd.DataFrame, spec: HistorySpec, *, source: str = "tape")
     orig = pd.to_datetime(tape["origination_date"])
     last = pd.to_datetime(tape["last_payment_date"], errors="coerce")
     status = tape["status"].astype("string").to_numpy(dtype=object)
-    as_of = (
-        pd.Timestamp(spec.as_of)
-        if spec.as_of is not None
-        else max(last.max() if last.notna().any() else orig.max(), orig.max())
-    )
+    # Without an observation date every outcome the tape records is final.
+    as_of = pd.Timestamp(spec.as_of) if spec.as_of is not None else pd.Timestamp("2262-01-01")
     as_of_series = pd.Series(as_of, index=tape.index)
     observed_age = months_between(orig, as_of_series)
     last_age = months_between(orig, last)
@@ -466,6 +465,7 @@ def load_history(tape: pd.DataFrame, spec: HistorySpec, *, source: str = "tape")
         recoveries=recoveries,
         recovery_fees=recovery_fees,
         vintage_age=np.maximum(vintage_age, 0),
+        resolved=~open_loan,
         spec=spec,
         warnings=tuple(p for p in problems if p.severity == "warning"),
     )
@@ -577,8 +577,8 @@ def vintage_summary(history: LoanHistory) -> pd.DataFrame:
             "vintage": keys["k1"].to_numpy(dtype=object),
             "loans": np.bincount(codes, minlength=g),
             "original_balance": original,
-            "months_observed": np.minimum(seen, 10_000),
-            "seasoned": seen >= max_term + history.spec.chargeoff_lag,
+            "months_observed": np.minimum(seen, max_term + history.spec.chargeoff_lag),
+            "seasoned": np.bincount(codes, weights=~history.resolved, minlength=g) == 0,
             "principal_collected": total(history.paths.scheduled_principal.sum(axis=1))
             + total(history.paths.prepayments.sum(axis=1)),
             "prepayments": total(history.paths.prepayments.sum(axis=1)),
