@@ -1,0 +1,385 @@
+"""Read a tape file (CSV, XLSX/XLS, Parquet) into raw columns with the user's row numbers.
+
+Readers never interpret values beyond what is safe: columns the template will parse as
+numbers or dates may be typed by the reader (fast path), every other column is read as
+text so that ids such as ``"000123"`` keep their leading zeros.  A reader raises
+:class:`~absstruct.errors.TapeError` only when the file cannot be read at all; rows with
+the wrong number of fields become problems.
+
+Examples
+--------
+>>> import pathlib, tempfile
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+>>> _ = path.write_text("id,amount\\n007,1.5\\n008,2\\n", encoding="utf-8")
+>>> raw = read_raw(path, text_headers={"id"})
+>>> raw.frame["id"].tolist(), raw.rows.tolist(), raw.encoding
+(['007', '008'], [2, 3], 'utf-8')
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import os
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from absstruct.errors import Problem, TapeError
+
+SAMPLE_BYTES = 1 << 16
+XLSX_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+# How many leading spreadsheet rows may sit above the header (titles, notes).
+HEADER_SEARCH_ROWS = 30
+
+
+@dataclass(frozen=True, kw_only=True)
+class RawTable:
+    """Columns as read, the row number the user sees for each, and reader problems."""
+
+    frame: pd.DataFrame
+    rows: np.ndarray
+    kind: str
+    encoding: str = ""
+    sheet: str = ""
+    problems: tuple[Problem, ...] = field(default=())
+
+
+def normalise_header(name: object) -> str:
+    """Header as matched against templates: no BOM, trimmed, case-folded, single spaces."""
+    return " ".join(str(name).replace("\ufeff", "").split()).casefold()
+
+
+def read_raw(
+    path: str | os.PathLike[str],
+    *,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    text_headers: Collection[str] | None = None,
+    header_hints: Collection[str] = (),
+) -> RawTable:
+    """Read ``path`` by its extension.
+
+    Parameters
+    ----------
+    text_headers : collection of str, optional
+        Normalised headers (see :func:`normalise_header`) a CSV reader must keep as text.
+        Other columns may be typed by the reader (numbers, dates).  ``None``: all text.
+    header_hints : collection of str
+        Normalised headers the template knows; used to find the header row in spreadsheets
+        that carry a title above it.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise TapeError(f"{path}: no such file")
+    if path.is_dir():
+        raise TapeError(f"{path}: is a folder, not a tape file")
+    if path.stat().st_size == 0:
+        raise TapeError(f"{path}: the file is empty (0 bytes); expected a header row and loans")
+    suffix = path.suffix.lower()
+    if suffix in XLSX_SUFFIXES:
+        return _read_spreadsheet(path, sheet=sheet, header_hints=header_hints)
+    if suffix in PARQUET_SUFFIXES:
+        return _read_parquet(path)
+    return _read_csv(path, encoding=encoding, text_headers=text_headers)
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def _open_bytes(path: Path) -> io.BufferedIOBase:
+    if path.suffix.lower() == ".gz":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+def _sample(path: Path) -> bytes:
+    try:
+        with _open_bytes(path) as handle:
+            return handle.read(SAMPLE_BYTES)
+    except (OSError, EOFError) as error:
+        raise TapeError(f"{path}: cannot read the file: {error}") from None
+
+
+def _detect_encoding(path: Path, sample: bytes, *, whole: bool = False) -> str:
+    """UTF-8 (with or without BOM) when the bytes decode, else a guess (GB18030 for GBK)."""
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        decoder.decode(sample, final=whole)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(sample).best()
+    guess = (best.encoding if best is not None else "") or ""
+    guess = guess.lower().replace("-", "_")
+    if guess in ("gb2312", "gbk", "gb18030", "hz", "big5", "cp936") or guess.startswith("gb"):
+        # GB18030 is a superset of GBK and GB2312: the safe choice for Chinese exports.
+        return "gb18030" if guess != "big5" else "big5"
+    if guess:
+        return guess
+    raise TapeError(
+        f"{path}: cannot tell the text encoding (not UTF-8, not GBK/GB18030); "
+        "give it with --encoding (e.g. --encoding gb18030)"
+    )
+
+
+def _looks_binary(sample: bytes, encoding: str) -> bool:
+    return not encoding.startswith("utf-16") and b"\x00" in sample[:4096]
+
+
+def _check_encoding_name(encoding: str) -> str:
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        raise TapeError(
+            f"--encoding {encoding!r} is not a known text encoding; "
+            "use e.g. utf-8, utf-8-sig, gb18030, gbk, latin-1"
+        ) from None
+
+
+def _header_fields(path: Path, sample: bytes, encoding: str) -> tuple[list[str], str]:
+    try:
+        text = sample.decode(encoding, errors="strict" if len(sample) < SAMPLE_BYTES else "ignore")
+    except UnicodeDecodeError as error:
+        raise TapeError(
+            f"{path}: cannot decode the file as {encoding} ({error.reason} at byte "
+            f"{error.start}); give the right --encoding (Chinese exports are often gb18030)"
+        ) from None
+    text = text.lstrip("\ufeff")
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if not first.strip():
+        raise TapeError(f"{path}: no header row found (the file holds only blank lines)")
+    delimiter = max(",;\t|", key=first.count)
+    if first.count(delimiter) == 0:
+        delimiter = ","
+    header = next(csv.reader([first], delimiter=delimiter))
+    return [h.strip() for h in header], delimiter
+
+
+def _dedupe(names: list[str]) -> tuple[list[str], list[Problem]]:
+    seen: dict[str, int] = {}
+    out: list[str] = []
+    problems: list[Problem] = []
+    for position, name in enumerate(names, start=1):
+        label = name or f"column_{position}"
+        key = normalise_header(label)
+        if key in seen:
+            seen[key] += 1
+            problems.append(
+                Problem(
+                    where=f"row 1, column {position}",
+                    value=name,
+                    rule="duplicate_header",
+                    message="repeats an earlier header; the first one is used",
+                    severity="warning",
+                )
+            )
+            label = f"{label}.{seen[key]}"
+        else:
+            seen[key] = 0
+        out.append(label)
+    return out, problems
+
+
+def _read_csv(
+    path: Path, *, encoding: str | None, text_headers: Collection[str] | None
+) -> RawTable:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    sample = _sample(path)
+    if not sample.strip(b" \t\r\n\xef\xbb\xbf"):
+        raise TapeError(f"{path}: the file is empty (no header row); expected a header and loans")
+    explicit = encoding is not None
+    chosen = _check_encoding_name(encoding) if explicit else _detect_encoding(path, sample)
+    if _looks_binary(sample, chosen):
+        raise TapeError(
+            f"{path}: does not look like a text (CSV) file; tapes are read as .csv, "
+            ".xlsx/.xls or .parquet by their extension"
+        )
+    header, delimiter = _header_fields(path, sample, chosen)
+    names, problems = _dedupe(header)
+    text_columns = [
+        name
+        for name in names
+        if text_headers is None or normalise_header(name) in text_headers or "." in name
+    ]
+
+    def attempt(codec: str, threads: bool) -> tuple[pd.DataFrame, list[tuple[int | None, int]]]:
+        invalid: list[tuple[int | None, int]] = []
+
+        def on_invalid(row: pacsv.InvalidRow) -> str:
+            invalid.append((row.number, row.actual_columns))
+            return "skip"
+
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(
+                column_names=names,
+                skip_rows=1,
+                encoding="utf8" if codec in ("utf-8", "utf_8") else codec,
+                use_threads=threads,
+            ),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in text_columns},
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+        return table.to_pandas(date_as_object=False), invalid
+
+    try:
+        try:
+            frame, invalid = attempt(chosen, True)
+        except pa.ArrowInvalid as error:
+            if "UTF8" not in str(error) or explicit:
+                raise
+            # The sample was UTF-8 but a later row is not: detect on the whole file.
+            with _open_bytes(path) as handle:
+                chosen = _detect_encoding(path, handle.read(), whole=True)
+            frame, invalid = attempt(chosen, True)
+        if any(number is None for number, _ in invalid):
+            # Row numbers are only known when parsing on one thread; rare, so pay then.
+            frame, invalid = attempt(chosen, False)
+    except pa.ArrowInvalid as error:
+        message = str(error)
+        if "UTF8" in message:
+            raise TapeError(
+                f"{path}: cannot decode the file as {chosen} (invalid bytes); give the "
+                "right --encoding (Chinese exports are often gb18030)"
+            ) from None
+        if "Empty CSV file" in message:
+            raise TapeError(f"{path}: the file is empty; expected a header row and loans") from None
+        raise TapeError(f"{path}: cannot read as CSV: {message.splitlines()[0]}") from None
+    except (UnicodeDecodeError, LookupError) as error:
+        raise TapeError(
+            f"{path}: cannot decode the file as {chosen} ({error}); give the right --encoding"
+        ) from None
+    except (OSError, EOFError) as error:
+        raise TapeError(f"{path}: cannot read the file: {error}") from None
+
+    rows = np.arange(len(frame), dtype=np.int64) + 2
+    for number, actual in sorted(invalid, key=lambda item: item[0] or 0):
+        line = int(number or 0)
+        rows[rows >= line] += 1
+        problems.append(
+            Problem(
+                where=f"row {line}",
+                value=None,
+                rule="malformed_row",
+                message=(
+                    f"has {actual} field(s) but the header has {len(names)} "
+                    "(truncated or misaligned row); the row is skipped"
+                ),
+            )
+        )
+    return RawTable(frame=frame, rows=rows, kind="csv", encoding=chosen, problems=tuple(problems))
+
+
+# --------------------------------------------------------------------------- spreadsheets
+
+
+def _read_spreadsheet(path: Path, *, sheet: str | None, header_hints: Collection[str]) -> RawTable:
+    import python_calamine
+
+    try:
+        book = python_calamine.CalamineWorkbook.from_path(str(path))
+        names = list(book.sheet_names)
+        if sheet is None:
+            if not names:
+                raise TapeError(f"{path}: the workbook has no sheets")
+            sheet = names[0]
+        elif sheet not in names:
+            raise TapeError(
+                f"{path}: no sheet named {sheet!r}; the workbook has: {', '.join(names)}"
+            )
+        cells = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    except TapeError:
+        raise
+    except Exception as error:  # calamine raises several unrelated types for bad files
+        raise TapeError(
+            f"{path}: cannot read as a spreadsheet ({type(error).__name__}: {error})"
+        ) from None
+    if not cells or not any(any(c not in ("", None) for c in row) for row in cells):
+        raise TapeError(f"{path}: sheet {sheet!r} is empty; expected a header row and loans")
+    header_at = _find_header_row(cells, header_hints)
+    header = ["" if c is None else str(c).strip() for c in cells[header_at]]
+    while header and header[-1] == "":
+        header.pop()
+    names, problems = _dedupe(header)
+    body = cells[header_at + 1 :]
+    width = len(names)
+    columns = list(zip(*[(row + [""] * width)[:width] for row in body], strict=True)) or [
+        () for _ in names
+    ]
+    data = {name: _spreadsheet_column(values) for name, values in zip(names, columns, strict=True)}
+    frame = pd.DataFrame(data)
+    rows = np.arange(len(frame), dtype=np.int64) + header_at + 2
+    if len(frame):
+        keep = ~frame.isna().all(axis=1).to_numpy()
+        frame = frame.loc[keep].reset_index(drop=True)
+        rows = rows[keep]
+    if header_at:
+        problems.append(
+            Problem(
+                where=f"sheet {sheet}",
+                value=None,
+                rule="header_row",
+                message=f"header found on row {header_at + 1}; rows above it are skipped",
+                severity="warning",
+            )
+        )
+    return RawTable(frame=frame, rows=rows, kind="xlsx", sheet=sheet, problems=tuple(problems))
+
+
+def _find_header_row(cells: list[list[object]], hints: Collection[str]) -> int:
+    """The first row matching the most known headers (a title above it is skipped)."""
+    best, best_hits = None, 0
+    for index, row in enumerate(cells[:HEADER_SEARCH_ROWS]):
+        hits = sum(1 for c in row if isinstance(c, str) and normalise_header(c) in hints)
+        if hits > best_hits:
+            best, best_hits = index, hits
+    if best is not None:
+        return best
+    for index, row in enumerate(cells[:HEADER_SEARCH_ROWS]):
+        if sum(1 for c in row if c not in ("", None)) >= 2:
+            return index
+    return 0
+
+
+def _spreadsheet_column(values: tuple[object, ...]) -> pd.Series:
+    series = pd.Series(values, dtype=object)
+    series = series.where(series != "")
+    kind = pd.api.types.infer_dtype(series, skipna=True)
+    if kind in ("floating", "integer", "mixed-integer-float"):
+        return series.astype("float64")
+    if kind == "string":
+        return series.astype("str").where(series.notna())
+    return series
+
+
+# --------------------------------------------------------------------------- parquet
+
+
+def _read_parquet(path: Path) -> RawTable:
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as error:  # pyarrow raises several types for a damaged file
+        raise TapeError(
+            f"{path}: cannot read as Parquet ({type(error).__name__}: {error})"
+        ) from None
+    frame = frame.reset_index(drop=True)
+    frame.columns = [str(c) for c in frame.columns]
+    rows = np.arange(len(frame), dtype=np.int64) + 1
+    return RawTable(frame=frame, rows=rows, kind="parquet")
