@@ -84,6 +84,7 @@ _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _ILLEGAL_XML = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 HEADER_FILL = "4472C4"  # the blue of TableStyleMedium2's header row
 HEADER_WRAP = 16  # header characters a column widens for before the text wraps
+HEADER_TWO_LINES = 30.0  # points: a header row that wraps onto two lines
 CHART_WIDTH_CM = 15.0
 CHART_HEIGHT_CM = 8.0
 # Grid cells a chart covers at the default column width and row height (with a margin).
@@ -350,6 +351,7 @@ class _SheetWriter:
         self.ws.conditional_formatting = ConditionalFormattingList()
         self.row = 0
         self.widths: dict[int, int] = {}
+        self.heights: dict[int, float] = {}
         self.placed: dict[str, _Placed] = {}
         self.rows: list[list[Any]] = []
         self._styles: dict[tuple[str, bool, bool], Any] = {}
@@ -453,6 +455,10 @@ class _SheetWriter:
         kinds = column_kinds(block)
         header_row = self.row + 1
         self._emit([self._header_cell(label) for label in labels])
+        longest = max((_display_width(label) for label in labels), default=0)
+        if longest > HEADER_WRAP:
+            # Viewers do not all grow a row for wrapped text: give the header two lines.
+            self.heights[header_row] = HEADER_TWO_LINES
         for col, label in enumerate(labels, start=1):
             # Long headers wrap onto two lines rather than widen the column.
             self._widen(col, label, cap=HEADER_WRAP)
@@ -549,6 +555,8 @@ class _SheetWriter:
         ws.page_setup.fitToHeight = 0
         ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
         ws.print_options.gridLines = False
+        for row, height in self.heights.items():
+            ws.row_dimensions[row].height = height
         for cells in self.rows:
             ws.append(cells)
 
