@@ -303,6 +303,20 @@ def check_history(tape: pd.DataFrame) -> list[Problem]:
                 message=f"exceeds the original balance {numbers['original_balance'][i]}",
             )
         )
+    # An open loan that has repaid all its principal means the status is wrong or was never
+    # mapped (a loader fills a missing status column with "current").
+    still_open = status.isin(["current", "delinquent"]).fillna(False).to_numpy(dtype=bool)
+    repaid = still_open & (numbers["principal_received"] >= numbers["original_balance"] - 1.0)
+    for i in _rows(repaid & (numbers["original_balance"] > 0)):
+        problems.append(
+            Problem(
+                where=_where(tape, i, "status"),
+                value=str(status.iloc[i]),
+                rule="status_contradicts_payments",
+                message="but the whole principal was received; map the final status "
+                "(paid_off or defaulted) from the export's status column",
+            )
+        )
     defaulted = (status == "defaulted").fillna(False).to_numpy(dtype=bool)
     no_payment = defaulted & last.isna().to_numpy()
     for i in _rows(no_payment):

@@ -1,0 +1,162 @@
+"""Static-pool history on the real LendingClub 2007-2011 tape, through the tape loader and CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from absstruct.analytics.calibrate import fit_curves
+from absstruct.analytics.history import HistorySpec, load_history, vintage_summary, vintage_table
+from absstruct.cli import main
+from absstruct.tape import load_tape
+
+
+@pytest.fixture(scope="module")
+def raw(lendingclub_path: Path) -> pd.DataFrame:
+    """The export read with plain pandas: the independent side of every reconciliation."""
+    frame = pd.read_csv(lendingclub_path)
+    frame["vintage"] = frame["issue_d_dt"].str[:7]
+    frame["charged_off"] = frame["loan_status"].str.endswith("Charged Off")
+    return frame
+
+
+@pytest.fixture(scope="module")
+def tape(lendingclub_path: Path) -> pd.DataFrame:
+    return load_tape(lendingclub_path, template="lendingclub")
+
+
+@pytest.fixture(scope="module")
+def history(tape: pd.DataFrame):
+    return load_history(tape, HistorySpec(by="original_term"))
+
+
+def test_vintages_reconcile_to_the_tape(raw: pd.DataFrame, history) -> None:
+    co = raw[raw["charged_off"]]
+    expected = pd.DataFrame(
+        {
+            "defaults": (co["funded_amnt"] - co["total_rec_prncp"].clip(upper=co["funded_amnt"]))
+            .groupby(co["vintage"])
+            .sum(),
+            "recoveries": co.groupby("vintage")["recoveries"].sum(),
+            "recovery_fees": co.groupby("vintage")["collection_recovery_fee"].sum(),
+            "original_balance": raw.groupby("vintage")["funded_amnt"].sum(),
+            "loans": raw.groupby("vintage").size(),
+        }
+    ).fillna(0.0)
+    table = (
+        vintage_table(history).groupby("vintage")[["defaults", "recoveries", "recovery_fees"]].sum()
+    )
+    summary = (
+        vintage_summary(history)
+        .groupby("vintage")[["defaults", "recoveries", "original_balance", "loans"]]
+        .sum()
+    )
+    for column in ("defaults", "recoveries", "recovery_fees"):
+        diff = (table[column] - expected[column]).abs()
+        assert diff.max() < 1e-6, f"{column}: by-age table vs tape\n{diff[diff >= 1e-6]}"
+    for column in ("defaults", "recoveries", "original_balance", "loans"):
+        diff = (summary[column] - expected[column]).abs()
+        assert diff.max() < 1e-6, f"{column}: summary vs tape\n{diff[diff >= 1e-6]}"
+    assert len(summary) == raw["vintage"].nunique() == 55
+
+
+def test_fitted_36_month_lifetime_default_within_the_data(raw: pd.DataFrame, history) -> None:
+    fitted = fit_curves(history).curves_for("36")
+    short = raw[raw["term"] == 36]
+    co = short["charged_off"]
+    by_vintage = (
+        (short["funded_amnt"] - short["total_rec_prncp"]).where(co, 0.0).groupby(short["vintage"])
+    ).sum() / short.groupby("vintage")["funded_amnt"].sum()
+    sizable = short.groupby("vintage").size() >= 100
+    low, high = by_vintage[sizable].min(), by_vintage[sizable].max()
+    print(f"fitted {fitted.lifetime_default_fitted:.4f}, vintages {low:.4f}..{high:.4f}")
+    assert low <= fitted.lifetime_default_fitted <= high
+    pooled = (short["funded_amnt"] - short["total_rec_prncp"]).where(co, 0.0).sum() / short[
+        "funded_amnt"
+    ].sum()
+    assert fitted.lifetime_default_fitted == pytest.approx(pooled, rel=0.05)
+    assert len(fitted.mdr) == 36 and all(0 <= x < 1 for x in fitted.mdr)
+
+
+def test_history_cli_writes_tables_fit_and_charts(
+    runner, lendingclub_path: Path, tmp_path: Path
+) -> None:
+    args = ["history", str(lendingclub_path), "--template", "lendingclub", "--by", "term"]
+    args += ["--vintage", "quarter", "-o", str(tmp_path / "h.json"), "--fit-out"]
+    args += [str(tmp_path / "fit.toml"), "--charts", str(tmp_path / "charts")]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "2011Q4" in result.stdout and "fitted 36: lifetime gross default" in result.stdout
+    tables = json.loads((tmp_path / "h.json").read_text())
+    assert {"vintage_summary", "vintage_table", "fitted_curves", "approximations"} <= set(tables)
+    fit = tomllib.loads((tmp_path / "fit.toml").read_text())
+    assert fit["segment_by"] == "original_term" and set(fit["segments"]) == {"36", "60"}
+    assert fit["segments"]["36"]["default"].count("%") == 36
+    pngs = sorted(p.name for p in (tmp_path / "charts").glob("*.png"))
+    assert pngs == [
+        "vintage_cum_gross_default.png",
+        "vintage_cum_net_loss.png",
+        "vintage_cum_prepayment.png",
+        "vintage_pool_factor.png",
+    ]
+    assert all((tmp_path / "charts" / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
+
+
+def test_backtest_end_to_end(lendingclub_path: Path, raw: pd.DataFrame, tmp_path: Path) -> None:
+    out = tmp_path / "backtest.xlsx"
+    command = [sys.executable, "-m", "absstruct", "backtest", str(lendingclub_path)]
+    command += ["--template", "lendingclub", "--train-until", "2009-12", "-o", str(out)]
+    command += ["--charts", str(tmp_path / "charts")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "net_loss" in done.stdout and "2011-12" in done.stdout
+    errors = pd.read_excel(out, sheet_name="backtest_errors", engine="openpyxl")
+    later = raw[raw["vintage"] > "2009-12"]
+    co = later[later["charged_off"]]
+    assert errors["loans"].sum() == len(later)
+    assert errors["actual_defaults"].sum() == pytest.approx(
+        (co["funded_amnt"] - co["total_rec_prncp"].clip(upper=co["funded_amnt"])).sum()
+    )
+    actual_net = (co["funded_amnt"] - co["total_rec_prncp"].clip(upper=co["funded_amnt"])).sum() - (
+        co["recoveries"] - co["collection_recovery_fee"]
+    ).sum()
+    assert errors["actual_net_loss"].sum() == pytest.approx(actual_net)
+    assert np.isfinite(errors["projected_net_loss"]).all()
+    assert (errors["projected_net_loss"] > 0).all()
+    assert (tmp_path / "charts" / "backtest_net_loss_by_vintage.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda f: f.drop(columns="loan_status"),
+            "row 2 (loan LC000001), column status: 'current'",
+        ),
+        (
+            lambda f: f.assign(loan_status=f["loan_status"].where(f.index != 4, "Defaulted??")),
+            "row 6",
+        ),
+        (
+            lambda f: f.assign(
+                last_pymnt_d_dt=f["last_pymnt_d_dt"].where(f.index != 2, "2001-01-01")
+            ),
+            "row 4 (loan LC000003), column last_payment_date: '2001-01-01' is before",
+        ),
+    ],
+)
+def test_bad_history_exits_1(runner, raw: pd.DataFrame, tmp_path: Path, edit, message) -> None:
+    small = raw.drop(columns=["vintage", "charged_off"]).head(50)
+    path = tmp_path / "bad.csv"
+    edit(small).to_csv(path, index=False)
+    result = runner.invoke(main, ["history", str(path), "--template", "lendingclub"])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and message in result.stderr, result.stderr
