@@ -246,6 +246,14 @@ def test_extend_curve_and_toml() -> None:
     assert set(parsed["segments"]) == {"A", "B"}
     assert parsed["base"]["default"].startswith("MDR [")
     assert parsed["segments"]["B"]["severity"] == "77.5000%"  # (800 - 180) / 800
+    from absstruct.curves import parse_default, parse_prepay, parse_severity
+
+    # The assumptions grammar reads every fitted vector back to the fitted values.
+    assert parse_default(parsed["base"]["default"]).values == pytest.approx(
+        fitted.pool.mdr, abs=1e-6
+    )
+    assert parse_prepay(parsed["base"]["prepay"]).values == pytest.approx(fitted.pool.smm, abs=1e-6)
+    assert parse_severity(parsed["segments"]["B"]["severity"]).values[0] == pytest.approx(0.775)
 
 
 def test_extrapolation_uses_timing_curve() -> None:
