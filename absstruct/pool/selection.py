@@ -477,7 +477,16 @@ def select_pool(
     excluded = (
         pd.concat(pieces, ignore_index=True)
         if pieces
-        else pd.DataFrame({c: pd.Series(dtype=object) for c in EXCLUDED_COLUMNS})
+        else _exclusion_rows(
+            loan_id,
+            balance,
+            np.empty(0, dtype=np.intp),
+            stage="eligibility",
+            rule="",
+            column="",
+            values=None,
+            first=np.empty(0, dtype=bool),
+        )
     )
     if len(excluded):
         # Loan-id order, then the order rules were declared in.
