@@ -55,9 +55,7 @@ def read_flows(path: Path) -> CashFlows:
         raise PricingError(f"{path.name}: {error}", problems=error.problems) from None
 
 
-def _parse(value: str | None, parse: Any, option: str) -> float | None:
-    if value is None:
-        return None
+def _parse(value: str, parse: Any, option: str) -> float:
     try:
         return float(parse(value))
     except ValueError as error:
@@ -147,8 +145,6 @@ def command(
     ]
     if len(given) != 1:
         raise click.UsageError("give exactly one of --price, --yield, --z-spread, --i-spread")
-    if (z_text or i_text) and curve is None:
-        raise click.UsageError(f"{given[0]} needs --curve")
     if (coupon is None) != (accrual_start is None):
         raise click.UsageError("--coupon and --accrual-start go together")
     settlement = parse_date_option(settle, option="--settle")
@@ -162,7 +158,12 @@ def command(
             day_count=accrual_day_count,
         )
     rate_curve = read_curve(curve, compounding=curve_compounding) if curve else None
-    common = {"settlement": settlement, "convention": convention, "face": face, "accrual": accrual}
+    common: dict[str, Any] = {
+        "settlement": settlement,
+        "convention": convention,
+        "face": face,
+        "accrual": accrual,
+    }
     result: PriceResult
     if price_text is not None:
         price = _parse(price_text, parse_price, "--price")
@@ -170,10 +171,10 @@ def command(
     elif yield_text is not None:
         value = _parse(yield_text, lambda v: parse_quoted_rate(v, what="yield"), "--yield")
         result = price_from_yield(cash_flows, yield_=value, **common)
-    elif i_text is not None:
+    elif i_text is not None and rate_curve is not None:
         spread = _parse(i_text, lambda v: parse_quoted_rate(v, what="spread"), "--i-spread")
         result = price_from_i_spread(cash_flows, curve=rate_curve, spread=spread, **common)
-    else:
+    elif z_text is not None and rate_curve is not None:
         spread = _parse(z_text, lambda v: parse_quoted_rate(v, what="spread"), "--z-spread")
         quoted = price_from_z_spread(
             cash_flows,
@@ -185,6 +186,8 @@ def command(
             accrual=accrual,
         )
         result = yield_from_price(cash_flows, price=quoted.price, **common)
+    else:
+        raise click.UsageError(f"{given[0]} needs --curve")
     record = result.as_dict()
     first, last = principal_window(cash_flows, settlement=settlement)
     record["first_principal_date"], record["last_principal_date"] = first, last
