@@ -43,6 +43,7 @@ POOL_COLUMNS: tuple[str, ...] = (
     "amortized_default_balance_in_recovery",  # ADB liquidated this period
     "principal_collections",  # cash principal to the deal (incl. advances when advancing)
     "interest_collections",  # cash interest + fees to the deal (incl. advances when advancing)
+    "capitalized_interest",  # interest added to balances (payment holidays), not cash
 )
 
 
