@@ -116,6 +116,9 @@ COLUMN_KINDS: dict[str, str] = {
     "count": "count",
     "loans": "count",
     "excluded_count": "count",
+    "failed_count": "count",
+    "top10_obligor_share": "percent",
+    "wa_original_term": "number",
     "pct_balance": "percent",
     "pct_count": "percent",
     "residual_irr": "rate",
@@ -245,9 +248,16 @@ def report_data(
 
 
 def pool_report(pool: Any) -> PoolReport:
-    """A :class:`PoolReport` from a pool selection (``.summary``, ``.strats``, ``.excluded``)."""
+    """A :class:`PoolReport` from a pool selection.
+
+    Reads ``.summary`` (an object with ``to_dict()``, a mapping or a one-row frame),
+    ``.strats`` (name -> table), ``.excluded`` (one row per excluded loan) and, when
+    present, ``.exclusion_counts`` (the per-rule summary).
+    """
     summary = getattr(pool, "summary", {})
-    if isinstance(summary, pd.DataFrame):
+    if hasattr(summary, "to_dict") and not isinstance(summary, (pd.DataFrame, pd.Series)):
+        summary = summary.to_dict()
+    elif isinstance(summary, pd.DataFrame):
         summary = (
             dict(zip(summary.iloc[:, 0], summary.iloc[:, 1], strict=True))
             if summary.shape[1] == 2
@@ -255,22 +265,14 @@ def pool_report(pool: Any) -> PoolReport:
         )
     elif isinstance(summary, pd.Series):
         summary = summary.to_dict()
-    elif hasattr(summary, "model_dump"):
-        summary = summary.model_dump()
-    elif hasattr(summary, "__dataclass_fields__"):
-        from dataclasses import asdict
-
-        summary = asdict(summary)
     strats = getattr(pool, "strats", {}) or {}
-    if isinstance(strats, pd.DataFrame):
-        key = "strat" if "strat" in strats.columns else strats.columns[0]
-        strats = {str(k): g.drop(columns=[key]) for k, g in strats.groupby(key, sort=False)}
-    excluded = getattr(pool, "excluded", None)
-    if excluded is None:
-        excluded = getattr(pool, "exclusions", None)
     kwargs: dict[str, Any] = {"summary": dict(summary), "strats": dict(strats)}
+    excluded = getattr(pool, "excluded", None)
     if isinstance(excluded, pd.DataFrame):
         kwargs["exclusions"] = excluded
+    counts = getattr(pool, "exclusion_counts", None)
+    if isinstance(counts, pd.DataFrame):
+        kwargs["exclusion_summary"] = counts
     return PoolReport(**kwargs)
 
 

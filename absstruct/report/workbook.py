@@ -86,17 +86,31 @@ def _table(
 
 def _pairs(mapping: Mapping[str, Any], lang: str) -> tuple[list[tuple[str, Any]], dict[str, str]]:
     pairs, kinds = [], {}
-    for key, value in mapping.items():
-        text = label(key, lang)
+    for key, value in _flatten(mapping, lang).items():
+        text = label(key, lang) if key in mapping else key
         if isinstance(value, bool):
             value = label("true" if value else "false", lang)
         pairs.append((text, value))
         kind = COLUMN_KINDS.get(key) or ("money" if key in _MONEY_KEYS else None)
+        if key not in mapping:
+            kind = "percent"  # a line of a flattened mix
         if kind == "int" and isinstance(value, float):
             kind = "number"
         if kind and not isinstance(value, str):
             kinds[text] = kind
     return pairs, kinds
+
+
+def _flatten(mapping: Mapping[str, Any], lang: str) -> dict[str, Any]:
+    """Nested shares (``grade_mix: {"A": 0.3}``) become one line each, as percentages."""
+    out: dict[str, Any] = {}
+    for key, value in mapping.items():
+        if isinstance(value, Mapping):
+            for name, share in value.items():
+                out[f"{label(key, lang)}: {name}"] = share
+        else:
+            out[key] = value
+    return out
 
 
 def _key_values(title: str, mapping: Mapping[str, Any], lang: str) -> KeyValues:
