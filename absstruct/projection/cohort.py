@@ -52,8 +52,15 @@ def group(loans: LoanArrays) -> Cohorts:
     for key in keys:
         codes = key - key.min() if key.size else key
         combined = combined * (int(codes.max(initial=0)) + 1) + codes
-    unique, ids = np.unique(combined, return_inverse=True)
-    order = np.argsort(ids.astype(np.int32 if unique.size > 32767 else np.int16), kind="stable")
+    if combined.size and combined.max() < 50_000_000:
+        # Dense keys: a counting pass instead of a sort.
+        present = np.bincount(combined) > 0
+        dense = np.cumsum(present) - 1
+        ids, n_ids = dense[combined], int(present.sum())
+    else:
+        unique, ids = np.unique(combined, return_inverse=True)
+        n_ids = unique.size
+    order = np.argsort(ids.astype(np.int32 if n_ids > 32767 else np.int16), kind="stable")
     sorted_ids = ids[order]
     starts = (
         np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
