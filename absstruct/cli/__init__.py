@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "history": ("absstruct.cli.history:history_command", "Vintage curves and fitted curves."),
     "backtest": ("absstruct.cli.history:backtest_command", "Back-test fitted curves on vintages."),
     "tape": ("absstruct.cli.tape:tape", "Check, convert or synthesise a loan tape."),
+    "project": ("absstruct.cli.project:command", "Project collateral cash flows of a tape."),
 }
 
 
