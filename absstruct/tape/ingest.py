@@ -68,12 +68,13 @@ def read_tape(
     """
     spec = load_template(template)
     at = _as_date(cutoff)
-    known, typed = template_headers(spec)
+    known, typed, coded = template_headers(spec)
     raw = read_raw(
         path,
         encoding=encoding,
         sheet=sheet,
         text_headers=_TextHeaders(typed),
+        coded_headers=coded,
         header_hints=known,
     )
     log = ProblemLog(rows=raw.rows)
@@ -148,7 +149,7 @@ def _canonical_frame(mapped: Mapped, raw: RawTable) -> pd.DataFrame:
         if kind == "integer":
             data[name] = _integer(values)
         elif kind in ("text", "code"):
-            data[name] = pd.array(values, dtype="str")
+            data[name] = pd.Series(values, dtype="str").array
         else:
             data[name] = values
     taken = set(data)
@@ -160,7 +161,8 @@ def _canonical_frame(mapped: Mapped, raw: RawTable) -> pd.DataFrame:
             name += "_"
         taken.add(name)
         data[name] = _safe_numeric(series)
-    return pd.DataFrame(data, index=pd.RangeIndex(mapped.n))
+    # copy=False: the arrays are ours already; consolidating them would copy every column.
+    return pd.DataFrame(data, index=pd.RangeIndex(mapped.n), copy=False)
 
 
 def _integer(values: np.ndarray) -> object:
@@ -181,6 +183,8 @@ def _snake(header: str) -> str:
 
 def _safe_numeric(series: pd.Series) -> pd.Series:
     """Extra text columns become numbers only when nothing could be lost (no leading zeros)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype("str")
     if not (pd.api.types.is_string_dtype(series.dtype) and series.dtype != object):
         return series.reset_index(drop=True)
     head = series.dropna().head(50)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,16 +49,23 @@ class Mapped:
         return self.header.get(column, column)
 
 
-def template_headers(template: Template) -> tuple[set[str], set[str]]:
-    """Normalised headers the template may read, and those that must stay text."""
+_IDENTIFIERS = ("loan_id", "obligor_id")
+
+
+def template_headers(template: Template) -> tuple[set[str], set[str], set[str]]:
+    """Normalised headers the template may read; those parsed as numbers or dates; and
+    those holding codes or few distinct values (read dictionary-encoded: fast factorize)."""
     known: set[str] = set()
     typed: set[str] = set()
+    coded: set[str] = set()
     for name, column in COLUMNS.items():
         headers = {normalise_header(h) for h in template.headers_for(name)}
         known |= headers
         if column.kind in ("number", "integer", "date"):
             typed |= headers
-    return known, typed
+        elif name not in _IDENTIFIERS:
+            coded |= headers
+    return known, typed, coded - typed
 
 
 def map_columns(
@@ -132,45 +140,59 @@ def _parse_column(
             message=f"is not a date (tried {shown}, Excel serial numbers)",
         )
         return values
-    text = parse_text(series)
     if column.kind == "text" and not (rule.values or rule.strip_prefix):
-        return text
-    return _map_codes(text, series, column, rule, header=header, log=log)
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            return _map_codes(series, column, rule, header=header, log=log)
+        return parse_text(series)
+    return _map_codes(series, column, rule, header=header, log=log)
 
 
 def _code_key(value: str) -> str:
     return re.sub(r"[\s\-]+", "_", value.strip().casefold())
 
 
+def _factorize_text(series: pd.Series) -> tuple[np.ndarray, list[object]]:
+    """Codes and distinct values; free for dictionary-encoded (categorical) columns."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return series.cat.codes.to_numpy(), list(series.cat.categories)
+    codes, uniques = pd.factorize(parse_text(series), use_na_sentinel=True)
+    return codes, list(uniques)
+
+
 def _map_codes(
-    text: np.ndarray,
     series: pd.Series,
     column: Column,
     rule: ColumnRule,
     *,
     header: str,
     log: ProblemLog,
-) -> np.ndarray:
-    codes, uniques = pd.factorize(pd.Series(text, dtype=object), use_na_sentinel=True)
+) -> pd.Series:
+    """Map each distinct value (prefixes stripped, ``values`` looked up) to its code."""
+    codes, uniques = _factorize_text(series)
     lookup = {_code_key(k): v for k, v in rule.values.items()}
     canonical = {_code_key(c): c for c in column.codes}
     mapped: list[str | None] = []
     unknown: list[bool] = []
-    for value in uniques:
-        value = str(value)
+    for raw in uniques:
+        value = str(raw).strip()
         for prefix in rule.strip_prefix:
             if value.startswith(prefix):
                 value = value[len(prefix) :].strip()
         key = _code_key(value)
+        if not value:
+            target: str | None = None
+            unknown.append(False)
+            mapped.append(None)
+            continue
         if key in lookup:
-            target: str | None = lookup[key]
+            target = lookup[key]
         elif column.kind == "text":
             target = value
         else:
             target = canonical.get(key)
         unknown.append(target is None)
         mapped.append(target or None)  # mapping to "" means "blank: fill or derive"
-    table = np.array([*mapped, None], dtype=object)
+    codes = np.where(codes < 0, len(mapped), codes)
     flags = np.array([*unknown, False], dtype=bool)
     if flags.any():
         allowed = ", ".join(column.codes)
@@ -184,40 +206,50 @@ def _map_codes(
                 f"under [columns.{column.name}.values] in the template)"
             ),
         )
-    return table[codes]
+    return pd.Series(pd.array([*mapped, None], dtype="str").take(codes))
 
 
-# --------------------------------------------------------------------------- derivation
-
-
-def _missing(values: np.ndarray) -> np.ndarray:
+def _missing(values: np.ndarray | pd.Series) -> np.ndarray:
+    if isinstance(values, pd.Series):
+        return values.isna().to_numpy()
     if values.dtype.kind == "M":
         return np.isnat(values)
-    if values.dtype.kind == "f":
-        return np.isnan(values)
-    return pd.isna(values)
+    return np.isnan(values)
 
 
-def _empty(column: Column, n: int) -> np.ndarray:
+def _empty(column: Column, n: int) -> np.ndarray | pd.Series:
     if column.kind in ("number", "integer"):
         return np.full(n, np.nan)
     if column.kind == "date":
         return np.full(n, np.datetime64("NaT"), dtype=DATE_DTYPE)
-    return np.full(n, None, dtype=object)
+    return pd.Series(np.full(n, None, dtype=object), dtype="str")
 
 
-def _fill(mapped: Mapped, name: str, fill: np.ndarray | object) -> None:
-    """Fill the missing cells of ``name`` (creating the column when absent)."""
+def _fill(mapped: Mapped, name: str, fill: Callable[[], object] | object) -> None:
+    """Fill the missing cells of ``name`` (creating the column when absent).
+
+    ``fill`` is a scalar, an array/Series, or a function computing one (called only when
+    something is missing, so derivations cost nothing on complete tapes).
+    """
     values = mapped.values.get(name)
-    values = _empty(COLUMNS[name], mapped.n) if values is None else values.copy()
+    if values is None and isinstance(fill, str):
+        # A constant text column: one value repeated (arrow take, no Python objects).
+        repeat = np.zeros(mapped.n, dtype=np.intp)
+        mapped.values[name] = pd.Series(pd.array([fill], dtype="str").take(repeat))
+        return
+    values = _empty(COLUMNS[name], mapped.n) if values is None else values
     gap = _missing(values)
     if not gap.any():
         mapped.values[name] = values
         return
-    if isinstance(fill, np.ndarray):
-        values[gap] = fill[gap]
-    else:
-        values[gap] = fill
+    if callable(fill):
+        fill = fill()
+    if isinstance(values, pd.Series):
+        other = pd.Series(fill, dtype="str") if not isinstance(fill, str) else fill
+        mapped.values[name] = values.mask(gap, other)
+        return
+    values = values.copy()
+    values[gap] = fill[gap] if isinstance(fill, np.ndarray) else fill
     mapped.values[name] = values
 
 
@@ -241,8 +273,12 @@ def _derive(mapped: Mapped, template: Template, *, cutoff: dt.date | None, log: 
     id_rule = template.rule("loan_id")
     if id_rule.derive == "row_number":
         width = max(6, len(str(n)))
-        made = pd.Series(np.arange(1, n + 1)).astype("str").str.zfill(width)
-        _fill(mapped, "loan_id", (id_rule.id_prefix + made).to_numpy(dtype=object))
+        prefix = id_rule.id_prefix
+        _fill(
+            mapped,
+            "loan_id",
+            lambda: prefix + pd.Series(np.arange(1, n + 1)).astype("str").str.zfill(width),
+        )
     if "loan_id" in mapped.values:
         _fill(mapped, "obligor_id", mapped.values["loan_id"])
 
@@ -250,7 +286,7 @@ def _derive(mapped: Mapped, template: Template, *, cutoff: dt.date | None, log: 
     term = values.get("original_term")
     origination = values.get("origination_date")
     if term is not None and origination is not None:
-        _fill(mapped, "maturity_date", add_months(origination, term))
+        _fill(mapped, "maturity_date", lambda: add_months(origination, term))
 
     if template.rule("remaining_term").derive == "dates":
         _derive_remaining(mapped, template, cutoff=cutoff, log=log)
@@ -259,18 +295,22 @@ def _derive(mapped: Mapped, template: Template, *, cutoff: dt.date | None, log: 
     if template.rule("current_balance").derive == "schedule":
         needed = ("original_balance", "rate", "original_term", "remaining_term", "amortization")
         if all(k in values for k in needed):
-            fraction = scheduled_balance_fraction(
-                rate=values["rate"],
-                original_term=values["original_term"],
-                age=values["original_term"] - values["remaining_term"],
-                amortization=values["amortization"],
-            )
-            _fill(mapped, "current_balance", values["original_balance"] * fraction)
+
+            def scheduled() -> np.ndarray:
+                fraction = scheduled_balance_fraction(
+                    rate=values["rate"],
+                    original_term=values["original_term"],
+                    age=values["original_term"] - values["remaining_term"],
+                    amortization=values["amortization"].to_numpy(dtype=object, na_value=None),
+                )
+                return values["original_balance"] * fraction
+
+            _fill(mapped, "current_balance", scheduled)
     _apply_default(mapped, "current_balance", template)
 
     if template.rule("status").derive == "days_past_due" and "days_past_due" in values:
         dpd = values["days_past_due"]
-        _fill(mapped, "status", np.where(dpd > 0, "delinquent", "current").astype(object))
+        _fill(mapped, "status", lambda: np.where(dpd > 0, "delinquent", "current"))
     for name in derived:
         _apply_default(mapped, name, template)
 
@@ -334,7 +374,9 @@ def _check_missing(mapped: Mapped, template: Template, *, log: ProblemLog) -> No
             continue
         gap = _missing(values)
         if column.name in mapped.raw:
-            gap &= mapped.raw[column.name].isna().to_numpy() | _blank_raw(mapped.raw[column.name])
+            gap = gap & (
+                mapped.raw[column.name].isna().to_numpy() | _blank_raw(mapped.raw[column.name])
+            )
         log.mask(
             gap,
             column=mapped.shown(column.name),

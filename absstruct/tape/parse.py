@@ -207,12 +207,15 @@ def _excel_serial(numbers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return dates, bad
 
 
-def parse_text(series: pd.Series) -> np.ndarray:
-    """Text as the user typed it: numbers read from spreadsheets lose a spurious ``.0``."""
-    if pd.api.types.is_string_dtype(series.dtype) and series.dtype != object:
-        stripped = series.str.strip()
-        return stripped.where(stripped != "").to_numpy(dtype=object, na_value=None)
-    return _map_uniques(series, _text_value)
+def parse_text(series: pd.Series) -> pd.Series:
+    """Text as the user typed it (trimmed; blank is missing) as a ``str`` Series.
+
+    Numbers read from spreadsheets lose a spurious ``.0``; dates print as ISO dates.
+    """
+    if not (pd.api.types.is_string_dtype(series.dtype) and series.dtype != object):
+        series = pd.Series(_map_uniques(series, _text_value), dtype="str")
+    stripped = series.str.strip()
+    return stripped.where(stripped != "").reset_index(drop=True)
 
 
 def _text_value(value: object) -> str | None:

@@ -62,6 +62,7 @@ def read_raw(
     encoding: str | None = None,
     sheet: str | None = None,
     text_headers: Collection[str] | None = None,
+    coded_headers: Collection[str] = (),
     header_hints: Collection[str] = (),
 ) -> RawTable:
     """Read ``path`` by its extension.
@@ -71,6 +72,9 @@ def read_raw(
     text_headers : collection of str, optional
         Normalised headers (see :func:`normalise_header`) a CSV reader must keep as text.
         Other columns may be typed by the reader (numbers, dates).  ``None``: all text.
+    coded_headers : collection of str
+        Text headers with few distinct values (codes): a CSV reader may return them as
+        pandas categoricals.
     header_hints : collection of str
         Normalised headers the template knows; used to find the header row in spreadsheets
         that carry a title above it.
@@ -87,7 +91,9 @@ def read_raw(
         return _read_spreadsheet(path, sheet=sheet, header_hints=header_hints)
     if suffix in PARQUET_SUFFIXES:
         return _read_parquet(path)
-    return _read_csv(path, encoding=encoding, text_headers=text_headers)
+    return _read_csv(
+        path, encoding=encoding, text_headers=text_headers, coded_headers=coded_headers
+    )
 
 
 # --------------------------------------------------------------------------- CSV
@@ -192,7 +198,11 @@ def _dedupe(names: list[str]) -> tuple[list[str], list[Problem]]:
 
 
 def _read_csv(
-    path: Path, *, encoding: str | None, text_headers: Collection[str] | None
+    path: Path,
+    *,
+    encoding: str | None,
+    text_headers: Collection[str] | None,
+    coded_headers: Collection[str] = (),
 ) -> RawTable:
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -232,7 +242,12 @@ def _read_csv(
             ),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in text_columns},
+                column_types={
+                    name: pa.dictionary(pa.int32(), pa.string())
+                    if normalise_header(name) in coded_headers
+                    else pa.string()
+                    for name in text_columns
+                },
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
             ),

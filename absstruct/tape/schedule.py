@@ -14,7 +14,7 @@ Examples
 ...     original_term=np.array([12.0, 12.0, 12.0]), age=np.array([6.0, 6.0, 6.0]),
 ...     amortization=np.array(["level_pay", "level_pay", "equal_principal"], dtype=object))
 >>> f.round(6).tolist()
-[0.513128, 0.5, 0.5]
+[0.514921, 0.5, 0.5]
 """
 
 from __future__ import annotations

@@ -119,7 +119,7 @@ def validate(mapped: Mapped, *, log: ProblemLog) -> None:
         open_loan = (
             np.ones(mapped.n, dtype=bool)
             if status is None
-            else ~np.isin(status.astype(str), ["paid_off", "defaulted"])
+            else ~status.isin(["paid_off", "defaulted"]).to_numpy()
         )
         log.mask(
             (remaining == 0) & (current > _CENT) & open_loan,
@@ -169,19 +169,35 @@ def validate(mapped: Mapped, *, log: ProblemLog) -> None:
 
     ids = v.get("loan_id")
     if ids is not None:
-        series = pd.Series(ids, dtype=object)
-        repeated = (series.duplicated(keep="first") & series.notna()).to_numpy()
+        repeated, codes = _duplicates(pd.Series(ids, dtype="str"))
         if repeated.any():
-            first_row = pd.Series(log.rows).groupby(series.to_numpy()).transform("first")
+            first_row = pd.Series(log.rows).groupby(codes).transform("first").to_numpy()
             log.mask(
                 repeated,
                 column=shown("loan_id"),
                 rule="duplicate_id",
                 values=ids,
-                messages=_LazyText(
-                    "is a duplicate loan id (first on row {})", first_row.to_numpy()
-                ),
+                messages=_LazyText("is a duplicate loan id (first on row {})", first_row),
             )
+
+
+def _duplicates(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Rows repeating an earlier id, and each row's id code (-1 when blank).
+
+    Dictionary-encoding in Arrow is the one hashing pass; a unique column stops there.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = pa.array(ids.array)
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    encoded = pc.dictionary_encode(column)
+    if len(encoded.dictionary) == len(ids) - encoded.null_count:
+        return np.zeros(len(ids), dtype=bool), np.zeros(0, dtype=np.int64)
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    repeated = pd.Series(codes).duplicated(keep="first").to_numpy() & (codes >= 0)
+    return repeated, codes
 
 
 class _LazyText:
