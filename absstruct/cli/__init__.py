@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "backtest": ("absstruct.cli.history:backtest_command", "Back-test fitted curves on vintages."),
     "tape": ("absstruct.cli.tape:tape", "Check, convert or synthesise a loan tape."),
     "project": ("absstruct.cli.project:command", "Project collateral cash flows of a tape."),
+    "run": ("absstruct.cli.run:command", "Run a deal's waterfall: tranche summary, triggers."),
 }
 
 

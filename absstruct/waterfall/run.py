@@ -200,10 +200,68 @@ def project_collateral(deal: Deal, tape: pd.DataFrame, scenarios: Any = None) ->
 
 def unit_collateral(deal: Deal, scenarios: Any, names: tuple[str, ...]) -> PoolFlows:
     """Flows of one unit of the rep lines bought at age 0, under each scenario."""
-    from absstruct.projection import unit_flows
+    from absstruct.projection import RepLine, unit_flows
 
+    if deal.revolving is None:
+        raise DealError("revolving: the deal has no revolving period")
     assumptions, _ = _scenario_assumptions(deal, scenarios)
-    return unit_flows(rep_line_tape(deal), assumptions, periods=_projection_periods(deal))
+    lines = [
+        RepLine(
+            weight=line.weight,
+            rate=line.rate,
+            term=line.term,
+            amortization=line.amortization,
+            fee_rate=line.fee_rate,
+        )
+        for line in deal.revolving.rep_lines
+    ]
+    return unit_flows(lines, assumptions, periods=_projection_periods(deal), names=names)
+
+
+def check_rep_lines(deal: Deal) -> None:
+    """Each revolving rep line must pass the pool's eligibility rules on the columns it has."""
+    criteria = deal.pool.criteria
+    if deal.revolving is None or criteria is None or not criteria.eligibility:
+        return
+    from absstruct.pool.rules import rule_passes
+
+    lines = rep_line_tape(deal)
+    problems = []
+    for rule in criteria.eligibility:
+        if rule.column not in lines.columns or rule.column in ("loan_id", "obligor_id"):
+            continue
+        passes = np.asarray(rule_passes(lines, rule), dtype=bool)
+        problems += [
+            Problem(
+                where=f"revolving.rep_lines[{i}]",
+                rule="eligibility",
+                message=f"fails the pool eligibility rule {rule.name!r} ({rule.column})",
+            )
+            for i in np.flatnonzero(~passes)
+        ]
+    if problems:
+        raise DealError.from_problems(problems, source=deal.name)
+
+
+def deal_tape(deal: Deal, path: str | None = None) -> pd.DataFrame:
+    """Read the deal's tape (or ``path``) with its template and cut the eligible pool."""
+    from absstruct.tape.ingest import load_tape
+
+    source = path or deal.pool.tape
+    if source is None:
+        raise DealError("pool.tape: the deal names no tape; give one")
+    tape = load_tape(
+        source,
+        template=deal.pool.template or "canonical",
+        cutoff=deal.pool.cutoff or deal.dates.cutoff,
+        encoding=deal.pool.encoding,
+        sheet=None if deal.pool.sheet is None else str(deal.pool.sheet),
+    )
+    if deal.pool.criteria is not None:
+        from absstruct.pool import select_pool
+
+        tape = select_pool(tape, deal.pool.criteria).eligible
+    return tape
 
 
 def run(
@@ -243,6 +301,7 @@ def run(
         raise DealError(
             f"collateral: expected a tape DataFrame or PoolFlows, got {type(collateral).__name__}"
         )
+    check_rep_lines(deal)
     S = flows.n_scenarios
     months = MONTHS_PER_PERIOD[deal.dates.frequency]
     pool = to_deal_periods(flows.arrays, months)
@@ -312,4 +371,12 @@ def _result(deal: Deal, engine: Engine, flows: PoolFlows) -> Result:
     )
 
 
-__all__ = ["project_collateral", "rep_line_tape", "run", "to_deal_periods"]
+__all__ = [
+    "check_rep_lines",
+    "deal_tape",
+    "project_collateral",
+    "rep_line_tape",
+    "run",
+    "to_deal_periods",
+    "unit_collateral",
+]
