@@ -139,10 +139,6 @@ def _detect_encoding(path: Path, sample: bytes, *, whole: bool = False) -> str:
     )
 
 
-def _looks_binary(sample: bytes, encoding: str) -> bool:
-    return not encoding.startswith("utf-16") and b"\x00" in sample[:4096]
-
-
 def _check_encoding_name(encoding: str) -> str:
     try:
         return codecs.lookup(encoding).name
@@ -211,12 +207,15 @@ def _read_csv(
     if not sample.strip(b" \t\r\n\xef\xbb\xbf"):
         raise TapeError(f"{path}: the file is empty (no header row); expected a header and loans")
     explicit = encoding is not None
-    chosen = _check_encoding_name(encoding) if explicit else _detect_encoding(path, sample)
-    if _looks_binary(sample, chosen):
+    utf16 = sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or (
+        explicit and "16" in str(encoding)
+    )
+    if not utf16 and b"\x00" in sample[:4096]:
         raise TapeError(
             f"{path}: does not look like a text (CSV) file; tapes are read as .csv, "
             ".xlsx/.xls or .parquet by their extension"
         )
+    chosen = _check_encoding_name(encoding) if explicit else _detect_encoding(path, sample)
     header, delimiter = _header_fields(path, sample, chosen)
     names, problems = _dedupe(header)
     text_columns = [
