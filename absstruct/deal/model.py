@@ -245,9 +245,10 @@ class Trigger(BaseModel):
     """A test on the pool or the notes and what a breach does.
 
     Breached when the value is above the threshold (``cumulative_net_loss``,
-    ``cumulative_default``, ``interest_shortfall``) or below it (``oc_ratio``,
-    ``reserve_below_target`` as balance/target, ``pool_factor``).  A non-curable trigger
-    stays breached once breached.
+    ``cumulative_default``, ``interest_shortfall``) or below it (``oc_ratio``: pool / notes,
+    both after the previous payment date; ``reserve_below_target`` as balance/target;
+    ``pool_factor``).  Cumulative ratios are over the initial pool plus revolving
+    purchases.  A non-curable trigger stays breached once breached.
     """
 
     model_config = FROZEN

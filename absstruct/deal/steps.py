@@ -137,13 +137,15 @@ class Transfer(_Step):
     """Move cash between accounts and the period's pots.
 
     ``amount``: ``"all"`` of the source, the source account's ``"excess"`` over its target,
-    ``"to_target"`` what the destination account lacks to reach its target, or a number.
+    ``"to_target"`` what the destination account lacks to reach its target, ``"losses"``
+    up to the period's principal losses (excess spread covering realized losses), or a
+    number.
     """
 
     step: Literal["transfer"] = "transfer"
     source: str = Field(alias="from")
     to: str
-    amount: Literal["all", "excess", "to_target"] | float = "all"
+    amount: Literal["all", "excess", "to_target", "losses"] | float = "all"
 
 
 class Purchase(_Step):

@@ -208,6 +208,8 @@ class Engine:
         self.bal_bop = {n: self.bal[n].copy() for n in self.ranked}
 
         self.targets = {a.name: self._account_target(a, perf, notes_bop) for a in deal.accounts}
+        self.pool_bop = pool_bop
+        self.loss = loss
         self._triggers(t, perf, notes_bop)
         self._losses(loss)
 
@@ -307,7 +309,10 @@ class Engine:
                 case "pool_factor":
                     value = perf / denominator
                 case "oc_ratio":
-                    value = np.divide(perf, notes, out=np.full(self.S, np.inf), where=notes > 0)
+                    # Both after the previous payment date: the test cannot depend on the
+                    # payments it decides.
+                    pool = self.pool_bop
+                    value = np.divide(pool, notes, out=np.full(self.S, np.inf), where=notes > 0)
                 case "reserve_below_target":
                     name = trig.account or ""
                     target = self.targets[name]
@@ -550,6 +555,8 @@ class Engine:
                 amount = available
             case "excess":
                 amount = np.maximum(self.acct[source] - self.targets[source], 0.0)
+            case "losses":
+                amount = np.minimum(available, self.loss)
             case "to_target":
                 need = np.maximum(self.targets[to] - self.acct[to], 0.0)
                 amount = np.minimum(available, need)

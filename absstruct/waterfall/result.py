@@ -191,7 +191,8 @@ class Result:
                     }
                 )
         columns = ["trigger", "event", "period", "date", "value", "threshold"]
-        return pd.DataFrame(rows, columns=columns)
+        frame = pd.DataFrame(rows, columns=columns)
+        return frame.sort_values(["period", "trigger"], kind="stable", ignore_index=True)
 
 
 __all__ = ["Ledger", "Result"]
