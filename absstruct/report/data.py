@@ -212,6 +212,8 @@ class ReportData:
 def report_data(
     result: Any,
     *,
+    deal: Any = None,
+    scenario: int | str = 0,
     pool: Any = None,
     pricing: Any = None,
     grid: Any = None,
@@ -219,18 +221,29 @@ def report_data(
     """The :class:`ReportData` view of a run.
 
     ``result`` may already be a ``ReportData`` (returned with ``pool`` and ``grid``
-    attached when given), or any object with a ``report_data()`` method (the waterfall
-    ``Result`` provides it), which receives ``pricing``.
+    attached when given), a waterfall ``Result`` (read by
+    :func:`absstruct.report.from_result.from_waterfall_result` with ``deal``,
+    ``scenario`` and ``pricing``), or any object with a ``report_data()`` method.
+
+    ``pricing`` maps a tranche to its clean price per 100, to a pricing result (an
+    object with ``.price``) or to a mapping with ``price`` and/or ``spread_bp``.
 
     Raises
     ------
     AbsStructError
-        When ``result`` offers neither.
+        When ``result`` is none of these.
     """
     from dataclasses import replace
 
     if isinstance(result, ReportData):
         data = result
+    elif hasattr(result, "tranches") and hasattr(result, "payment_dates"):
+        from absstruct.report.from_result import from_waterfall_result
+
+        prices, spreads = split_pricing(pricing)
+        data = from_waterfall_result(
+            result, scenario=scenario, deal=deal, prices=prices, spreads_bp=spreads
+        )
     else:
         method = getattr(result, "report_data", None)
         if not callable(method):
@@ -238,13 +251,40 @@ def report_data(
                 f"cannot report on a {type(result).__name__}: expected a waterfall Result "
                 "or ReportData"
             )
-        data = method(pricing=pricing) if pricing is not None else method()
+        data = method()
     changes: dict[str, Any] = {}
     if pool is not None:
         changes["pool"] = pool if isinstance(pool, PoolReport) else pool_report(pool)
     if grid is not None:
         changes["grid"] = grid_frame(grid)
     return replace(data, **changes) if changes else data
+
+
+def split_pricing(pricing: Any) -> tuple[dict[str, float], dict[str, float]]:
+    """Tranche prices and spreads (bp) from a pricing mapping (see :func:`report_data`).
+
+    >>> split_pricing({"A": 99.5, "B": {"price": 98.0, "spread_bp": 145.0}})
+    ({'A': 99.5, 'B': 98.0}, {'B': 145.0})
+    """
+    prices: dict[str, float] = {}
+    spreads: dict[str, float] = {}
+    if pricing is None:
+        return prices, spreads
+    if not isinstance(pricing, Mapping):
+        raise AbsStructError(
+            f"pricing: expected a mapping of tranche to price, not {type(pricing).__name__}"
+        )
+    for name, value in pricing.items():
+        if isinstance(value, Mapping):
+            if value.get("price") is not None:
+                prices[str(name)] = float(value["price"])
+            if value.get("spread_bp") is not None:
+                spreads[str(name)] = float(value["spread_bp"])
+        elif hasattr(value, "price"):
+            prices[str(name)] = float(value.price)
+        else:
+            prices[str(name)] = float(value)
+    return prices, spreads
 
 
 def pool_report(pool: Any) -> PoolReport:

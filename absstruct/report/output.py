@@ -53,6 +53,8 @@ def write_result(
     path: str | os.PathLike[str],
     *,
     lang: str = "en",
+    deal: Any = None,
+    scenario: int | str = 0,
     pool: Any = None,
     pricing: Any = None,
     grid: Any = None,
@@ -66,14 +68,14 @@ def write_result(
         ``.xlsx``, ``.json``, ``.csv``, ``.parquet``, or a folder.
     lang : {"en", "zh"}
         Labels of the workbook (the other formats use stable English keys).
-    pool, pricing, grid :
+    deal, scenario, pool, pricing, grid :
         Optional extras, as for :func:`absstruct.report.workbook.write_workbook`.
     """
     from absstruct.report.labels import check_lang
 
     check_lang(lang)
     kind = output_kind(path)
-    data = report_data(result, pool=pool, pricing=pricing, grid=grid)
+    data = report_data(result, deal=deal, scenario=scenario, pool=pool, pricing=pricing, grid=grid)
     if kind == "xlsx":
         from absstruct.report.workbook import investor_sheets
         from absstruct.report.xlsx import write_xlsx

@@ -339,6 +339,8 @@ def write_workbook(
     path: str | os.PathLike[str],
     *,
     lang: str = "en",
+    deal: Any = None,
+    scenario: int | str = 0,
     pool: Any = None,
     pricing: Any = None,
     grid: Any = None,
@@ -351,15 +353,20 @@ def write_workbook(
     path : path-like
     lang : {"en", "zh"}
         Language of sheet names, headers and labels; the numbers are identical.
+    deal : Deal, optional
+        The deal model the Result came from: dates, day count, assumptions, trigger kinds.
+    scenario : int or str
+        Which scenario's ledgers the sheets show (every scenario goes to the grid).
     pool : Pool or PoolReport, optional
         Adds the Pool sheet and the pool summary.
-    pricing : optional
-        Passed to the Result when it builds its report view.
+    pricing : mapping, optional
+        Tranche -> clean price per 100 (or a pricing result, or ``{"price", "spread_bp"}``);
+        unpriced notes are shown at par.
     grid : DataFrame, optional
         A scenario grid (long: scenario, tranche, yield, wal, loss_pct) for the
         Scenarios sheet and the scenario-yield chart.
     """
-    data = report_data(result, pool=pool, pricing=pricing, grid=grid)
+    data = report_data(result, deal=deal, scenario=scenario, pool=pool, pricing=pricing, grid=grid)
     write_xlsx(investor_sheets(data, lang), path)
 
 
