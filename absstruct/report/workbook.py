@@ -39,6 +39,8 @@ COLLECTION_COLUMNS: tuple[str, ...] = (
     "fee_income",
 )
 GRID_MEASURES: tuple[str, ...] = ("yield", "wal", "loss_pct")
+# Trigger metrics drawn against the pool's cumulative loss.
+LOSS_METRICS: tuple[str, ...] = ("cumulative_loss", "cumulative_net_loss")
 _MONEY_KEYS = {"balance", "current_balance", "original_balance", "original_pool_balance"}
 
 
@@ -184,7 +186,7 @@ def _wide_waterfall(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _cumulative_loss_frame(data: ReportData) -> pd.DataFrame:
     frame = data.cumulative_loss()
-    loss_triggers = data.triggers[data.triggers["metric"] == "cumulative_loss"]
+    loss_triggers = data.triggers[data.triggers["metric"].isin(LOSS_METRICS)]
     for name, group in loss_triggers.groupby("trigger", sort=False):
         thresholds = group.set_index("period")["threshold"]
         frame[f"{name}"] = frame["period"].map(thresholds).astype(float)
