@@ -11,7 +11,7 @@ Trimming policy (deterministic, documented for investors):
    removal ``x`` with ``(B - x) <= s (T - x)`` is ``(B - s T) / (1 - s)``.  The group's
    largest loans go first (ties by loan id) until at least ``x`` is removed.
 4. For ``top_obligors`` the over-limit group is the current top ``n`` obligors (largest
-   balance first, ties by obligor id); their largest loans go first.
+   balance first, ties by the obligor's first loan id); their largest loans go first.
 5. A limit that no pool can meet (``s`` times the number of groups below 100%) is an
    error rather than a silently emptied pool.
 
@@ -110,7 +110,13 @@ def _trim_top(limit: TopLimit, balance: np.ndarray, alive: np.ndarray) -> np.nda
     total = balance[alive].sum()
     obligors = np.bincount(codes[alive], weights=balance[alive], minlength=int(codes.max()) + 1)
     present = np.count_nonzero(obligors > 0)
-    ranked = np.lexsort((np.arange(len(obligors)), -obligors))[: limit.n]
+    # Codes number obligors by their first loan in loan-id order, so ties go by that loan.
+    if len(obligors) > limit.n:
+        cut = np.partition(obligors, len(obligors) - limit.n)[len(obligors) - limit.n]
+        contenders = np.flatnonzero(obligors >= cut)
+    else:
+        contenders = np.arange(len(obligors))
+    ranked = contenders[np.lexsort((contenders, -obligors[contenders]))][: limit.n]
     excess = obligors[ranked].sum() - limit.share * total
     if excess <= _TOL * max(total, 1.0):
         return np.empty(0, dtype=np.intp)

@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from absstruct.errors import DealError, Problem, TapeError
 from absstruct.pool.concentration import GroupLimit, InfeasibleLimit, TopLimit, take_target, trim
@@ -173,6 +175,34 @@ def _criteria(
     return PoolCriteria(**updates)
 
 
+def _loan_id_order(loan_id: pd.Series) -> np.ndarray | None:
+    """Row positions in loan-id (text) order; ``None`` when the tape is in that order already.
+
+    Raises TapeError when a loan id repeats.
+    """
+    ids = pa.array(loan_id.astype("string[pyarrow]"))
+    if len(ids) < 2 or pc.all(pc.less(ids[:-1], ids[1:])).as_py():
+        return None  # strictly increasing: sorted and unique, the common case
+    order = pc.sort_indices(ids).to_numpy()
+    ranked = ids.take(order)
+    repeats = pc.equal(ranked[:-1], ranked[1:]).to_numpy(zero_copy_only=False)
+    if repeats.any():
+        first = ranked[int(np.flatnonzero(repeats)[0])].as_py()
+        raise TapeError.from_problems(
+            [
+                Problem(
+                    where="column loan_id",
+                    value=str(first),
+                    rule="duplicate",
+                    message=f"appears more than once ({int(repeats.sum())} repeats); "
+                    "loan ids must be unique",
+                )
+            ],
+            source="tape",
+        )
+    return order
+
+
 def _check_tape(tape: pd.DataFrame) -> None:
     problems = [
         Problem(where=f"column {name}", rule="missing_column", message="is required to cut a pool")
@@ -194,20 +224,22 @@ def _check_tape(tape: pd.DataFrame) -> None:
                     message=f"is missing ({int(balance.isna().sum())} rows); every loan needs one",
                 )
             )
-        duplicated = tape["loan_id"].duplicated()
-        if duplicated.any():
-            first = tape["loan_id"][duplicated].iloc[0]
-            problems.append(
-                Problem(
-                    where="column loan_id",
-                    value=str(first),
-                    rule="duplicate",
-                    message=f"appears more than once ({int(duplicated.sum())} repeats); "
-                    "loan ids must be unique",
-                )
-            )
     if problems:
         raise TapeError.from_problems(problems, source="tape")
+
+
+def group_codes(tape: pd.DataFrame, column: str) -> np.ndarray:
+    """Integer group codes of ``column``, numbered by first appearance in the tape's order.
+
+    The tape is in loan-id order here, so the numbering (which only breaks ties) does not
+    depend on how the tape arrived.  Missing values form one group of their own.
+    """
+    if column == "loan_id" or (
+        column == "obligor_id" and tape["obligor_id"].equals(tape["loan_id"])
+    ):
+        return np.arange(len(tape))  # one group per (unique) loan id
+    codes, uniques = pd.factorize(tape[column], sort=False, use_na_sentinel=True)
+    return np.where(codes < 0, len(uniques), codes)
 
 
 def _group_limits(
@@ -220,11 +252,14 @@ def _group_limits(
     columns: list[str] = []
     problems: list[Problem] = []
 
+    cache: dict[str, np.ndarray] = {}
+
     def codes_of(column: str) -> np.ndarray:
         if column == "obligor_id" and column not in tape.columns:
             column = "loan_id"
-        codes, uniques = pd.factorize(tape[column], sort=True, use_na_sentinel=True)
-        return np.where(codes < 0, len(uniques), codes)  # missing values form one group
+        if column not in cache:
+            cache[column] = group_codes(tape, column)
+        return cache[column]
 
     for name, column, share in limits.group_limits():
         if column not in tape.columns and column != "obligor_id":
@@ -350,7 +385,8 @@ def select_pool(
     spec = _criteria(criteria, concentration, strats)
     _check_tape(tape)
     # Loan-id order makes every later step independent of the tape's row order.
-    ordered = tape.sort_values("loan_id", key=lambda s: s.astype("string"), kind="stable")
+    order = _loan_id_order(tape["loan_id"])
+    ordered = tape.reset_index(drop=True) if order is None else tape.take(order)
     ordered = ordered.reset_index(drop=True)
     derived = with_derived(ordered)
     limits, limit_columns, limit_problems = _group_limits(derived, spec.concentration, path)
