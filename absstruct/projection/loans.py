@@ -68,6 +68,7 @@ def recurse(
         m = mdr[:, i - 1] if pool_mdr is None else pool_mdr(i, perf)
         s = np.minimum(smm[:, i - 1], 1.0 - m)
         new = perf * m
+        out["new_defaults"][:, i - 1] = new  # read back below when lag is 0
         adb = np.zeros(n)
         loss = np.zeros(n)
         if i > lag:

@@ -166,8 +166,14 @@ class LoanArrays:
             period_months = np.ones(len(tape), np.int64)
         if problems:
             raise TapeError.from_problems(problems, source="tape")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            per_balance = np.where(balance > 0, 1.0 / balance, 0.0)
+        positive = balance > 0
+
+        def per_balance(amount: np.ndarray) -> np.ndarray:
+            """``amount / balance`` where the balance is positive, else 0."""
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                ratio = np.divide(amount, balance, out=np.zeros_like(balance), where=positive)
+            return np.where(np.isfinite(ratio), ratio, 0.0)
+
         segments = {
             c: tape[c].astype("string").fillna("").to_numpy(dtype=object) for c in segment_columns
         }
@@ -178,8 +184,8 @@ class LoanArrays:
             age=np.maximum(original - remaining, 0).astype(np.int64),
             amortization=codes.astype(np.int8),
             period_months=period_months,
-            balloon=np.where(codes == BALLOON, balloon_amount * per_balance, 0.0),
-            fee=np.where(codes == FLAT, fee_rate * original_balance * per_balance, 0.0),
+            balloon=np.where(codes == BALLOON, per_balance(balloon_amount), 0.0),
+            fee=np.where(codes == FLAT, per_balance(fee_rate * original_balance), 0.0),
             segments=segments,
         )
 
