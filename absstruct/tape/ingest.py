@@ -177,7 +177,8 @@ def _integer(values: np.ndarray) -> object:
 
 
 def _snake(header: str) -> str:
-    name = re.sub(r"[^\w]+", "_", normalise_header(header)).strip("_")
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(header))  # camelCase -> camel_Case
+    name = re.sub(r"[^\w]+", "_", normalise_header(spaced)).strip("_")
     return name or "column"
 
 

@@ -358,6 +358,8 @@ def _check_missing(mapped: Mapped, template: Template, *, log: ProblemLog) -> No
         values = mapped.values.get(column.name)
         if values is None:
             looked = ", ".join(template.headers_for(column.name)) or "(none configured)"
+            if template.rule(column.name).derive == "dates":
+                looked += "; or give a cut-off date (--cutoff) to derive it from the dates"
             log.add(
                 Problem(
                     where=f"column {column.name}",
