@@ -42,7 +42,13 @@ from absstruct.pool.criteria import (
     StratSpec,
 )
 from absstruct.pool.rules import check_rules, column_kind, rule_passes, with_derived
-from absstruct.pool.strats import STRAT_COLUMNS, PoolSummary, stratify, summarize
+from absstruct.pool.strats import (
+    STRAT_COLUMNS,
+    PoolSummary,
+    strat_weights,
+    stratify,
+    summarize,
+)
 
 EXCLUDED_COLUMNS: tuple[str, ...] = (
     "loan_id",
@@ -243,7 +249,10 @@ def group_codes(tape: pd.DataFrame, column: str) -> np.ndarray:
 
 
 def _group_limits(
-    tape: pd.DataFrame, limits: ConcentrationLimits | None, path: str
+    tape: pd.DataFrame,
+    limits: ConcentrationLimits | None,
+    path: str,
+    cache: dict[str, np.ndarray],
 ) -> tuple[list[GroupLimit | TopLimit], list[str], list[Problem]]:
     """Concentration limits as integer group codes; also the column each limit groups by."""
     if limits is None:
@@ -251,8 +260,6 @@ def _group_limits(
     built: list[GroupLimit | TopLimit] = []
     columns: list[str] = []
     problems: list[Problem] = []
-
-    cache: dict[str, np.ndarray] = {}
 
     def codes_of(column: str) -> np.ndarray:
         if column == "obligor_id" and column not in tape.columns:
@@ -389,7 +396,10 @@ def select_pool(
     ordered = tape.reset_index(drop=True) if order is None else tape.take(order)
     ordered = ordered.reset_index(drop=True)
     derived = with_derived(ordered)
-    limits, limit_columns, limit_problems = _group_limits(derived, spec.concentration, path)
+    codes_cache: dict[str, np.ndarray] = {}
+    limits, limit_columns, limit_problems = _group_limits(
+        derived, spec.concentration, path, codes_cache
+    )
     plan, strat_problems = _strat_plan(derived, spec.strats, path)
     problems = check_rules(ordered, spec.eligibility, path=path) + limit_problems + strat_problems
     if problems:
@@ -405,10 +415,12 @@ def select_pool(
     first_failed = np.argmax(fails, axis=0) if len(fails) else np.zeros(n, dtype=np.intp)
     alive = ~failing
     pieces: list[pd.DataFrame] = []
+    positions: list[np.ndarray] = []
     counts: list[tuple[str, str, int, float, int, float]] = []
     for number, rule in enumerate(spec.eligibility):
         idx = np.flatnonzero(fails[number])
         first = failing[idx] & (first_failed[idx] == number)
+        positions.append(idx)
         pieces.append(
             _exclusion_rows(
                 loan_id,
@@ -449,6 +461,7 @@ def select_pool(
         keep = take_target(balance, alive, target, order=spec.target_order, seed=spec.seed)
         idx = np.flatnonzero(alive & ~keep)
         alive &= keep
+        positions.append(idx)
         pieces.append(
             _exclusion_rows(
                 loan_id,
@@ -490,6 +503,7 @@ def select_pool(
         for number, limit in enumerate(limits):
             idx = np.flatnonzero(removed_by == number)
             column = limit_columns[number]
+            positions.append(idx)
             pieces.append(
                 _exclusion_rows(
                     loan_id,
@@ -525,11 +539,20 @@ def select_pool(
         )
     )
     if len(excluded):
-        # Loan-id order, then the order rules were declared in.
-        excluded = excluded.iloc[
-            np.lexsort((np.arange(len(excluded)), pd.factorize(excluded["loan_id"], sort=True)[0]))
-        ].reset_index(drop=True)
+        # Loan-id order (row positions are in loan-id order), then the order of the rules.
+        where = np.concatenate(positions)
+        excluded = excluded.iloc[np.lexsort((np.arange(len(excluded)), where))]
+        excluded = excluded.reset_index(drop=True)
     exclusion_counts = pd.DataFrame(counts, columns=list(EXCLUSION_COUNT_COLUMNS))
+    weights = strat_weights(eligible_derived)
+    tables = {
+        column: stratify(eligible_derived, column, edges=edges, weights=weights)
+        for column, edges in plan
+    }
+    obligor_column = "obligor_id" if "obligor_id" in ordered.columns else "loan_id"
+    obligor_codes = codes_cache.get(obligor_column)
+    if obligor_codes is None:
+        obligor_codes = group_codes(ordered, obligor_column)
     return Pool(
         criteria=spec,
         eligible=eligible,
@@ -539,8 +562,10 @@ def select_pool(
             eligible_derived,
             score_edges=spec.strats.credit_score,
             dpd_edges=spec.strats.days_past_due,
+            strats=tables,
+            obligor_codes=obligor_codes[alive],
         ),
-        strats={column: stratify(eligible_derived, column, edges=edges) for column, edges in plan},
+        strats=tables,
         tape_count=n,
         tape_balance=float(balance.sum()),
     )

@@ -26,7 +26,7 @@ Examples
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -84,22 +84,46 @@ def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
     return frame[column].to_numpy(dtype=float, na_value=np.nan)
 
 
+Weights = dict[str, tuple[np.ndarray, np.ndarray]]
+_AVERAGED = ("rate", "remaining_term", "credit_score")
+
+
+def strat_weights(frame: pd.DataFrame) -> Weights:
+    """Per averaged column: (balance where a value is present, balance x value), once per pool.
+
+    Averages run over the loans that carry a value, so a missing score does not count as 0.
+    """
+    balance = frame["current_balance"].to_numpy(dtype=float, na_value=0.0)
+    weights: Weights = {}
+    for column in _AVERAGED:
+        values = _numbers(frame, column)
+        present = ~np.isnan(values)
+        weights[column] = (
+            np.where(present, balance, 0.0),
+            np.where(present, balance * np.nan_to_num(values), 0.0),
+        )
+    return weights
+
+
 def _table(
-    codes: np.ndarray, labels: Sequence[str], frame: pd.DataFrame, balance: np.ndarray
+    codes: np.ndarray,
+    labels: Sequence[str],
+    frame: pd.DataFrame,
+    balance: np.ndarray,
+    weights: Weights | None = None,
 ) -> pd.DataFrame:
     """Aggregate by integer ``codes`` (0..len(labels)-1); keep non-empty buckets in order."""
     size = len(labels)
+    weights = strat_weights(frame) if weights is None else weights
     count = np.bincount(codes, minlength=size)
     money = np.bincount(codes, weights=balance, minlength=size)
 
     def weighted(column: str) -> np.ndarray:
-        # Weighted over the loans that carry a value, so a missing score does not count as 0.
-        values = _numbers(frame, column)
-        present = ~np.isnan(values)
-        weight = np.bincount(codes, weights=np.where(present, balance, 0.0), minlength=size)
-        sums = np.bincount(codes, weights=np.where(present, balance * values, 0.0), minlength=size)
+        weight, product = weights[column]
         with np.errstate(invalid="ignore", divide="ignore"):
-            return sums / weight
+            return np.bincount(codes, weights=product, minlength=size) / np.bincount(
+                codes, weights=weight, minlength=size
+            )
 
     wac, wam, wa_score = weighted("rate"), weighted("remaining_term"), weighted("credit_score")
     total_count = count.sum()
@@ -120,7 +144,11 @@ def _table(
 
 
 def stratify(
-    frame: pd.DataFrame, column: str, *, edges: Sequence[float] | None = None
+    frame: pd.DataFrame,
+    column: str,
+    *,
+    edges: Sequence[float] | None = None,
+    weights: Weights | None = None,
 ) -> pd.DataFrame:
     """One strat table of ``frame`` by ``column``: numeric buckets when ``edges`` are given,
     otherwise one row per value (sorted), plus ``missing`` when values are missing."""
@@ -131,11 +159,16 @@ def stratify(
         codes = np.searchsorted(np.asarray(edges, dtype=float), values, side="right")
         labels = [*bucket_labels(column, edges), MISSING]
         codes = np.where(np.isnan(values), len(labels) - 1, codes)
-        return _table(codes, labels, frame, balance)
-    codes, uniques = pd.factorize(series, sort=True, use_na_sentinel=True)
-    labels = [str(u) for u in uniques] + [MISSING]
-    codes = np.where(codes < 0, len(labels) - 1, codes)
-    return _table(codes, labels, frame, balance)
+        return _table(codes, labels, frame, balance, weights)
+    # Unsorted factorize is cheap; the few distinct values are sorted afterwards.
+    codes, uniques = pd.factorize(series, sort=False, use_na_sentinel=True)
+    names = [str(u) for u in uniques]
+    rank = np.empty(len(names) + 1, dtype=np.intp)
+    rank[np.argsort(np.asarray(names, dtype=object), kind="stable")] = np.arange(len(names))
+    rank[len(names)] = len(names)
+    labels = [*sorted(names), MISSING]
+    codes = rank[np.where(codes < 0, len(names), codes)]
+    return _table(codes, labels, frame, balance, weights)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -201,9 +234,18 @@ def _mix(table: pd.DataFrame) -> dict[str, float]:
 
 
 def summarize(
-    frame: pd.DataFrame, *, score_edges: Sequence[float], dpd_edges: Sequence[float] = DPD_EDGES
+    frame: pd.DataFrame,
+    *,
+    score_edges: Sequence[float],
+    dpd_edges: Sequence[float] = DPD_EDGES,
+    strats: Mapping[str, pd.DataFrame] | None = None,
+    obligor_codes: np.ndarray | None = None,
 ) -> PoolSummary:
-    """The pool summary of an eligible tape (``seasoning`` derived when absent)."""
+    """The pool summary of an eligible tape (``seasoning`` derived when absent).
+
+    ``strats`` (tables already built with the same edges) and ``obligor_codes`` (integer
+    obligor groups of ``frame``'s rows) are reused when given rather than recomputed.
+    """
     balance = frame["current_balance"].to_numpy(dtype=float, na_value=0.0)
     total = float(balance.sum())
     count = len(frame)
@@ -211,16 +253,20 @@ def summarize(
         seasoning = _numbers(frame, "seasoning")
     else:
         seasoning = _numbers(frame, "original_term") - _numbers(frame, "remaining_term")
-    obligor = frame["obligor_id"] if "obligor_id" in frame.columns else frame["loan_id"]
-    by_obligor = np.bincount(
-        pd.factorize(obligor)[0] if count else np.zeros(0, int), weights=balance
-    )
-    top10 = float(np.sort(by_obligor)[::-1][:10].sum() / total) if total else float("nan")
+    if obligor_codes is None:
+        obligor = frame["obligor_id"] if "obligor_id" in frame.columns else frame["loan_id"]
+        obligor_codes = pd.factorize(obligor)[0] if count else np.zeros(0, int)
+    by_obligor = np.bincount(obligor_codes, weights=balance)
+    if len(by_obligor) > 10:
+        by_obligor = np.partition(by_obligor, len(by_obligor) - 10)[-10:]
+    top10 = float(by_obligor.sum() / total) if total else float("nan")
     score = _numbers(frame, "credit_score")
 
     def mix(column: str, edges: Sequence[float] | None = None) -> dict[str, float]:
         if column not in frame.columns or not count:
             return {}
+        if strats is not None and column in strats:
+            return _mix(strats[column])
         return _mix(stratify(frame, column, edges=edges))
 
     return PoolSummary(
