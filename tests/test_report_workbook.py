@@ -88,7 +88,7 @@ def test_every_block_is_a_named_table(books) -> None:
 
 
 def test_tranche_table_matches_the_result(run_case, books) -> None:
-    deal, result = run_case
+    _, result = run_case
     ws = books["en"]["Summary"]
     table = _table_frame(ws, "tranche_summary")
     assert table["Tranche"].tolist() == ["Senior A", "Senior B", "Sub"]
