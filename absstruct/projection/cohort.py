@@ -44,9 +44,13 @@ class Cohorts:
         return int(self.starts.shape[0])
 
 
-def group(loans: LoanArrays) -> Cohorts:
-    """Group loans by (segments, age, remaining term, payment frequency)."""
-    keys = [loans.age, loans.remaining, loans.period_months]
+def group(loans: LoanArrays, *, by_age: bool = True) -> Cohorts:
+    """Group loans by (segments, age, remaining term, payment frequency).
+
+    Age is left out when no scenario indexes curves by age (``by_age=False``): survival then
+    depends on the remaining term and segment only.
+    """
+    keys = [loans.age if by_age else np.zeros_like(loans.age), loans.remaining, loans.period_months]
     keys += [np.unique(v, return_inverse=True)[1] for v in loans.segments.values()]
     combined = np.zeros(loans.n_loans, dtype=np.int64)
     for key in keys:
@@ -230,42 +234,50 @@ def survival_kernel(
     u = S[:, :-1] * mdr  # share of the cut-off balance defaulting in period i
     alive = S[:, :-1] - u  # still performing after this period's defaults
     b_prev, b_now = agg.balance[:, :-1], agg.balance[:, 1:]
-    out: dict[str, np.ndarray] = {}
-    out["performing_balance"] = b_now * S[:, 1:]
-    out["new_defaults"] = b_prev * u
-    out["voluntary_prepayments"] = b_now * S[:, :-1] * smm
-    out["actual_amortization"] = agg.principal * alive
-    cap_perf = agg.capitalized * alive
-    out["actual_interest"] = agg.interest * alive
-    out["fee_income"] = agg.fee * alive
-    out["servicing_fee"] = servicing / 12.0 * b_prev * alive
+    # Sums over cohorts straight from the factors (no (C, T) product is materialized);
+    # shifts and windows along periods commute with the cohort sum.
+    out: dict[str, np.ndarray] = {
+        "performing_balance": _total(b_now, S[:, 1:]),
+        "new_defaults": _total(b_prev, u),
+        "voluntary_prepayments": _total(b_now, S[:, :-1], smm),
+        "actual_amortization": _total(agg.principal, alive),
+        "actual_interest": _total(agg.interest, alive),
+        "fee_income": _total(agg.fee, alive),
+        "servicing_fee": servicing / 12.0 * _total(b_prev, alive),
+    }
+    cap = _total(agg.capitalized, alive)
     if advance:
         F = _window(u, lag)  # defaulted share still in foreclosure at the end of period i
         F_prev = np.concatenate([np.zeros((C, 1)), F[:, :-1]], axis=1)
         u_lag = _shift(u, lag)
-        out["in_foreclosure"] = b_now * F
-        out["amortization_from_defaults"] = agg.principal * F
-        cap_def = agg.capitalized * F
-        adb = b_prev * u_lag
-        loss = (loss_term if loss_term is not None else np.zeros((C, T))) * u_lag
-        out["expected_interest"] = agg.interest * (S[:, :-1] + F_prev)
-        out["interest_lost"] = agg.interest * (F_prev + u)
+        out["in_foreclosure"] = _total(b_now, F)
+        out["amortization_from_defaults"] = _total(agg.principal, F)
+        cap = cap + _total(agg.capitalized, F)
+        adb = _total(b_prev, u_lag)
+        loss = _total(loss_term, u_lag) if loss_term is not None else np.zeros(T)
+        out["interest_lost"] = _total(agg.interest, F_prev) + _total(agg.interest, u)
+        out["expected_interest"] = out["actual_interest"] + out["interest_lost"]
     else:
-        new = out["new_defaults"]
-        out["in_foreclosure"] = _window(new, lag)
-        out["amortization_from_defaults"] = np.zeros((C, T))
-        cap_def = 0.0
-        adb = _shift(new, lag)
-        loss = _shift(new * severity, lag)
-        out["interest_lost"] = _window(agg.rate_balance[:, :-1] * u, lag + 1)
+        new = out["new_defaults"][None, :]
+        out["in_foreclosure"] = _window(new, lag)[0]
+        out["amortization_from_defaults"] = np.zeros(T)
+        adb = _shift(new, lag)[0]
+        loss = _shift(_total(b_prev, u, severity)[None, :], lag)[0]
+        lost = _total(agg.rate_balance[:, :-1], u)[None, :]
+        out["interest_lost"] = _window(lost, lag + 1)[0]
         out["expected_interest"] = out["actual_interest"] + out["interest_lost"]
     out["expected_amortization"] = out["actual_amortization"] + out["amortization_from_defaults"]
     out["amortized_default_balance_in_recovery"] = adb
     out["principal_loss"] = loss
     out["principal_recovery"] = adb - loss
-    out["capitalized_interest"] = cap_perf + cap_def
-    totals = {name: values.sum(axis=0) for name, values in out.items()}
-    return finish(totals, advance=advance)
+    out["capitalized_interest"] = cap
+    return finish(out, advance=advance)
+
+
+def _total(*factors: np.ndarray) -> np.ndarray:
+    """``sum over cohorts of the product of the factors``, per period."""
+    spec = ",".join(["ct"] * len(factors)) + "->t"
+    return np.einsum(spec, *factors)
 
 
 def finish(totals: dict[str, np.ndarray], *, advance: bool) -> dict[str, np.ndarray]:

@@ -180,7 +180,7 @@ def project(
 def _project_cohorts(
     loans: LoanArrays, items: list[Assumptions], T: int
 ) -> list[dict[str, np.ndarray]]:
-    cohorts: Cohorts = group(loans)
+    cohorts: Cohorts = group(loans, by_age=any(a.basis == "age" for a in items))
     grids = [rate_grids(a, cohorts.age, cohorts.remaining, cohorts.segments, T) for a in items]
     # One aggregation per distinct holiday; loss aggregates per distinct (lag, severity).
     plans: dict[object, list[tuple[int, np.ndarray]]] = {}
