@@ -69,7 +69,7 @@ def cpr_to_smm(cpr: np.ndarray | float) -> np.ndarray:
     return 1.0 - (1.0 - np.minimum(np.asarray(cpr, dtype=float), 1.0)) ** (1.0 / 12.0)
 
 
-def psa_cpr(speed: float, months: np.ndarray) -> np.ndarray:
+def psa_cpr(speed: float | np.ndarray, months: np.ndarray) -> np.ndarray:
     """PSA: CPR = speed/100 x 0.2% x min(month, 30).
 
     >>> psa_cpr(100, np.array([1, 15, 30, 31])).round(4).tolist()
@@ -78,7 +78,7 @@ def psa_cpr(speed: float, months: np.ndarray) -> np.ndarray:
     return speed / 100.0 * 0.002 * np.minimum(np.asarray(months, dtype=float), 30.0)
 
 
-def sda_cdr(speed: float, months: np.ndarray) -> np.ndarray:
+def sda_cdr(speed: float | np.ndarray, months: np.ndarray) -> np.ndarray:
     """SDA: 0.02%/month to 0.6% CDR at 30, flat to 60, -0.0095%/month to 0.03% at 120.
 
     >>> sda_cdr(200, np.array([30, 121])).round(6).tolist()
@@ -224,7 +224,7 @@ def _parse(value: object, *, kinds: tuple[str, ...], bare: str) -> Curve:
     timing: tuple[float, ...] = ()
     if kind == "CUM":
         cum, _, rest = body.partition(" ")
-        values = (_number(cum),)
+        values: tuple[float, ...] = (_number(cum),)
         rest = rest.strip()
         over = re.fullmatch(r"over\s+(\S+)", rest, flags=re.IGNORECASE)
         if over:
@@ -449,7 +449,7 @@ class Assumptions(_Frozen):
             raise
 
     @classmethod
-    def model_validate(cls, obj: Any, **kwargs: Any) -> Assumptions:  # type: ignore[override]
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Assumptions:
         """Like pydantic's, but bad input raises AssumptionError naming each key."""
         return cls.from_mapping(obj)
 
