@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -15,7 +17,7 @@ SHEET_HELP = "Sheet of a spreadsheet to read (default: the first sheet)."
 SHOWN = 25
 
 
-def _tape_options(command: click.Command) -> click.Command:
+def _tape_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(
         [
             click.argument("tape", type=click.Path(dir_okay=False, path_type=Path)),
@@ -171,9 +173,9 @@ def convert(
 def synth(loans: int, profile: str, seed: int, cutoff: str, output: Path) -> None:
     """Write a seeded synthetic tape (marked synthetic in its data_source column)."""
     from absstruct.report.frames import write_frame
-    from absstruct.tape.synth import synth_tape
+    from absstruct.tape.synth import DEFAULT_CUTOFF, synth_tape
 
     at = parse_date_option(cutoff, option="--cutoff")
-    frame = synth_tape(loans, profile=profile, seed=seed, cutoff=at)
+    frame = synth_tape(loans, profile=profile, seed=seed, cutoff=at or DEFAULT_CUTOFF)
     write_frame(frame, output, sheet="tape")
     info(f"wrote {len(frame):,} synthetic {profile} loans to {output}")

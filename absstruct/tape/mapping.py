@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,8 @@ class Mapped:
     """Canonical columns as arrays, where each came from, and the kept extra columns."""
 
     n: int
-    values: dict[str, np.ndarray] = field(default_factory=dict)
+    # numpy arrays for numbers and dates; pandas "str" Series for text and codes
+    values: dict[str, Any] = field(default_factory=dict)
     header: dict[str, str] = field(default_factory=dict)  # canonical -> header shown to users
     raw: dict[str, pd.Series] = field(default_factory=dict)  # canonical -> raw source column
     extras: dict[str, pd.Series] = field(default_factory=dict)

@@ -23,7 +23,7 @@ import csv
 import gzip
 import io
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Container, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,7 +61,7 @@ def read_raw(
     *,
     encoding: str | None = None,
     sheet: str | None = None,
-    text_headers: Collection[str] | None = None,
+    text_headers: Container[str] | None = None,
     coded_headers: Collection[str] = (),
     header_hints: Collection[str] = (),
 ) -> RawTable:
@@ -101,7 +101,7 @@ def read_raw(
 
 def _open_bytes(path: Path) -> io.BufferedIOBase:
     if path.suffix.lower() == ".gz":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return gzip.open(path, "rb")
     return open(path, "rb")
 
 
@@ -197,7 +197,7 @@ def _read_csv(
     path: Path,
     *,
     encoding: str | None,
-    text_headers: Collection[str] | None,
+    text_headers: Container[str] | None,
     coded_headers: Collection[str] = (),
 ) -> RawTable:
     import pyarrow as pa
@@ -215,7 +215,9 @@ def _read_csv(
             f"{path}: does not look like a text (CSV) file; tapes are read as .csv, "
             ".xlsx/.xls or .parquet by their extension"
         )
-    chosen = _check_encoding_name(encoding) if explicit else _detect_encoding(path, sample)
+    chosen = (
+        _check_encoding_name(encoding) if encoding is not None else _detect_encoding(path, sample)
+    )
     header, delimiter = _header_fields(path, sample, chosen)
     names, problems = _dedupe(header)
     text_columns = [
@@ -357,7 +359,7 @@ def _read_spreadsheet(path: Path, *, sheet: str | None, header_hints: Collection
     return RawTable(frame=frame, rows=rows, kind="xlsx", sheet=sheet, problems=tuple(problems))
 
 
-def _find_header_row(cells: list[list[object]], hints: Collection[str]) -> int:
+def _find_header_row(cells: Sequence[Sequence[object]], hints: Collection[str]) -> int:
     """The first row matching the most known headers (a title above it is skipped)."""
     best, best_hits = None, 0
     for index, row in enumerate(cells[:HEADER_SEARCH_ROWS]):
