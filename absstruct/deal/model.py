@@ -34,8 +34,8 @@ def parse_percent(value: Any) -> Any:
             try:
                 return float(text[:-1]) / 100.0
             except ValueError:
-                raise ValueError(f"{value!r} is not a percent like '4.5%'") from None
-        raise ValueError(f"{value!r} is not a number or a percent like '4.5%'")
+                raise ValueError("is not a percent like '4.5%'") from None
+        raise ValueError("is not a number or a percent like '4.5%'")
     return value
 
 
@@ -46,11 +46,11 @@ def _amount_or_percent(value: Any) -> Any:
             try:
                 share = float(text[:-1]) / 100.0
             except ValueError:
-                raise ValueError(f"{value!r} is not an amount or a percent like '80%'") from None
+                raise ValueError("is not an amount or a percent like '80%'") from None
             if share < 0:
                 raise ValueError("is below 0")
             return text
-        raise ValueError(f"{value!r} is not an amount or a percent of the pool like '80%'")
+        raise ValueError("is not an amount or a percent of the pool like '80%'")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError("is not an amount or a percent of the pool like '80%'")
     if value < 0:
