@@ -202,8 +202,10 @@ def test_batch_equals_a_direct_single_scenario_run(book: Path, local_summary: pd
         interest=ledger["interest_paid"][0],
         principal=ledger["principal_paid"][0],
     )
+    # Bought at closing: the face is the original balance, so the write-down shows in the yield.
+    face = result.original_balances["B"]
     direct = yield_from_price(
-        flows, settlement="2026-07-15", price=98.0, convention=Convention(), face=None
+        flows, settlement="2026-07-15", price=98.0, convention=Convention(), face=face
     )
     row = local_summary[
         (local_summary["scenario"] == "prepay=ABS 2%; default=CDR 30%")
@@ -213,6 +215,9 @@ def test_batch_equals_a_direct_single_scenario_run(book: Path, local_summary: pd
     print(f"batch yield {row['yield']!r} vs direct {direct.yield_!r}")
     assert row["yield"] == pytest.approx(direct.yield_, abs=1e-12)
     assert row["wal"] == pytest.approx(direct.wal, abs=1e-12)
+    assert row["modified_duration"] == pytest.approx(direct.modified, abs=1e-10)
+    assert row["price"] == pytest.approx(98.0, abs=1e-9)
+    assert row["principal_loss_pct"] > 0 and row["yield"] < 0  # a deep loss at this stress
     assert row["principal_loss_pct"] == pytest.approx(writedown, abs=1e-12)
 
 

@@ -65,13 +65,20 @@ class Task:
     jobs: tuple[tuple[str, Job], ...]
 
 
+Record = dict[str, Any]
+
+
 @dataclass(frozen=True, kw_only=True)
 class JobOutcome:
-    """One job's result: its tranche rows (``SUMMARY_COLUMNS``), cash flows when asked for."""
+    """One job's result: its tranche records (``SUMMARY_COLUMNS``), cash flows when asked for.
+
+    Records are plain dicts rather than DataFrames: ten thousand small frames would cost
+    more than the engine pass that produced them.
+    """
 
     key: str
     ok: bool
-    rows: pd.DataFrame
+    rows: tuple[Record, ...]
     cashflows: pd.DataFrame | None = None
 
     @classmethod
@@ -82,28 +89,48 @@ class JobOutcome:
         return self if self.cashflows is None else replace(self, cashflows=None)
 
 
-def summary_frame(key: str, job: Job, records: Sequence[dict[str, Any]]) -> pd.DataFrame:
-    """Tranche records -> a frame with every summary column, in order, with fixed dtypes."""
-    frame = pd.DataFrame(list(records), columns=list(SUMMARY_COLUMNS))
-    frame["job_id"] = key
-    frame["label"] = job.label
-    frame["origin"] = job.origin
-    frame["deal"] = str(job.deal)
-    frame["tape"] = "" if job.tape is None else str(job.tape)
-    frame["scenario"] = describe(job)
-    for name in FLOAT_COLUMNS:
-        frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+def job_records(key: str, job: Job, records: Sequence[Record]) -> tuple[Record, ...]:
+    """Complete tranche records with the job's identity columns and every summary column."""
+    identity = {
+        "job_id": key,
+        "label": job.label,
+        "origin": job.origin,
+        "deal": str(job.deal),
+        "tape": "" if job.tape is None else str(job.tape),
+        "scenario": describe(job),
+    }
+    blank = dict.fromkeys(SUMMARY_COLUMNS)
+    return tuple({**blank, **record, **identity} for record in records)
+
+
+def failure_rows(key: str, job: Job, message: str) -> tuple[Record, ...]:
+    """The single summary record of a failed job."""
+    return job_records(key, job, [{"status": "failed", "error": message}])
+
+
+def summary_schema() -> Any:
+    """The Arrow schema of job files and the summary (fixed types, whatever the values)."""
+    import pyarrow as pa
+
+    types = {name: pa.float64() for name in FLOAT_COLUMNS}
+    types["final_payment_date"] = pa.timestamp("ns")
+    return pa.schema([(name, types.get(name, pa.string())) for name in SUMMARY_COLUMNS])
+
+
+def records_table(records: Sequence[Record]) -> Any:
+    """Records -> an Arrow table with :func:`summary_schema`."""
+    import pyarrow as pa
+
+    columns = {name: [r[name] for r in records] for name in SUMMARY_COLUMNS}
+    return pa.Table.from_pydict(columns, schema=summary_schema())
+
+
+def records_frame(records: Sequence[Record]) -> pd.DataFrame:
+    """Records -> the summary DataFrame (string, float64 and datetime64[ns] columns)."""
+    frame = records_table(records).to_pandas()
     for name in TEXT_COLUMNS:
         frame[name] = frame[name].astype("string")
-    frame["final_payment_date"] = pd.to_datetime(frame["final_payment_date"]).astype(
-        "datetime64[ns]"
-    )
     return frame
-
-
-def failure_rows(key: str, job: Job, message: str) -> pd.DataFrame:
-    """The single summary row of a failed job."""
-    return summary_frame(key, job, [{"status": "failed", "error": message}])
 
 
 # --------------------------------------------------------------------------- worker cache
@@ -232,14 +259,21 @@ def execute_group(task: Task) -> list[JobOutcome]:
             outcomes[key] = JobOutcome.failure(key, job, describe_error(error))
     jobs = dict(task.jobs)
     for keys, result, error in _run_isolating_failures(inputs, list(scenarios), scenarios):
-        for row, key in enumerate(keys):
-            if error is not None:
-                outcomes[key] = JobOutcome.failure(key, jobs[key], describe_error(error))
-                continue
-            try:
-                outcomes[key] = price_job(key, jobs[key], inputs.deal, result, row)
-            except Exception as failure:
-                outcomes[key] = JobOutcome.failure(key, jobs[key], describe_error(failure))
+        if error is not None:
+            message = describe_error(error)
+            outcomes.update({key: JobOutcome.failure(key, jobs[key], message) for key in keys})
+            continue
+        items = [(key, jobs[key], row) for row, key in enumerate(keys)]
+        try:
+            outcomes.update({o.key: o for o in price_jobs(items, inputs.deal, result)})
+        except Exception:  # find the job(s) that broke pricing; the others keep their results
+            for item in items:
+                try:
+                    outcomes.update({o.key: o for o in price_jobs([item], inputs.deal, result)})
+                except Exception as failure:
+                    outcomes[item[0]] = JobOutcome.failure(
+                        item[0], item[1], describe_error(failure)
+                    )
     return [outcomes[key] for key, _ in task.jobs]
 
 
@@ -288,85 +322,192 @@ LEDGER_FIELDS = (
 )
 
 
-def price_job(key: str, job: Job, deal: Any, result: Any, row: int) -> JobOutcome:
-    """Tranche rows (and cash flows when asked) for scenario ``row`` of ``result``."""
-    settlement = job.settlement or deal.dates.closing
-    inputs = {p.tranche: p for p in job.pricing}
-    unknown = sorted(set(inputs) - set(result.tranches))
+def price_jobs(items: Sequence[tuple[str, Job, int]], deal: Any, result: Any) -> list[JobOutcome]:
+    """Tranche records (and cash flows when asked) for each (key, job, scenario row) item.
+
+    Pricing runs on the pricing kernels over all of a tranche's scenarios at once; rows the
+    kernels cannot answer (a spread input, a curve, a tranche with nothing left to price)
+    go through the dated one-tranche functions, which also word the reason.
+    """
+    checked: list[tuple[str, Job, int]] = []
+    outcomes: dict[str, JobOutcome] = {}
+    for key, job, row in items:
+        problem = _pricing_problem(job, deal, result)
+        if problem:
+            outcomes[key] = JobOutcome.failure(key, job, problem)
+        else:
+            checked.append((key, job, row))
+    dates = np.array(result.payment_dates, dtype="datetime64[D]")
+    rows = np.array([row for _, _, row in checked], dtype=int)
+    records: list[list[Record]] = [[] for _ in checked]
+    flows: list[list[pd.DataFrame]] = [[] for _ in checked]
+    for tranche in deal.tranches:
+        ledger = result.tranches[tranche.name]
+        values = {f: np.asarray(ledger[f], dtype=float)[rows] for f in LEDGER_FIELDS}
+        original = float(result.original_balances[tranche.name])
+        priced = _price_tranche(tranche, values, dates, original, checked, deal)
+        for i, (key, job, _) in enumerate(checked):
+            row_values = {f: v[i] for f, v in values.items()}
+            records[i].append(
+                {**_tranche_record(tranche, row_values, dates, original), **priced[i]}
+            )
+            if job.output == "cashflows":
+                flows[i].append(_cashflow_frame(key, tranche.name, dates, row_values))
+    for i, (key, job, _) in enumerate(checked):
+        cashflows = pd.concat(flows[i], ignore_index=True) if flows[i] else None
+        outcomes[key] = JobOutcome(
+            key=key, ok=True, rows=job_records(key, job, records[i]), cashflows=cashflows
+        )
+    return [outcomes[key] for key, _, _ in items]
+
+
+def _pricing_problem(job: Job, deal: Any, result: Any) -> str:
+    unknown = sorted({p.tranche for p in job.pricing} - set(result.tranches))
     if unknown:
-        raise AbsStructError(
+        return (
             f"pricing: {', '.join(unknown)} is not a tranche of {deal.name}; "
             f"tranches: {', '.join(result.tranches)}"
         )
-    curve = _read_curve(job.curve) if job.curve is not None else None
-    if curve is None and any(p.measure == "spread" for p in job.pricing):
-        raise AbsStructError("spread: pricing at a spread needs a curve (the job's curve field)")
-    dates = np.array(result.payment_dates, dtype="datetime64[D]")
-    records = []
-    flows_frames = []
-    for tranche in deal.tranches:
-        ledger = result.tranches[tranche.name]
-        values = {f: np.asarray(ledger[f][row], dtype=float) for f in LEDGER_FIELDS}
-        record = _tranche_record(tranche, values, dates, result.original_balances[tranche.name])
-        record.update(_tranche_price(tranche, values, dates, settlement, inputs, curve, record))
-        records.append(record)
-        if job.output == "cashflows":
-            flows_frames.append(
-                pd.DataFrame(
-                    {
-                        "job_id": key,
-                        "tranche": tranche.name,
-                        "period": np.arange(1, len(dates) + 1),
-                        "date": dates.astype("datetime64[ns]"),
-                        **values,
-                    }
-                )
-            )
-    cashflows = pd.concat(flows_frames, ignore_index=True) if flows_frames else None
-    return JobOutcome(key=key, ok=True, rows=summary_frame(key, job, records), cashflows=cashflows)
+    if job.curve is None and any(p.measure == "spread" for p in job.pricing):
+        return "spread: pricing at a spread needs a curve (the job's curve field)"
+    return ""
+
+
+def _cashflow_frame(
+    key: str, tranche: str, dates: np.ndarray, values: dict[str, np.ndarray]
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "job_id": key,
+            "tranche": tranche,
+            "period": np.arange(1, len(dates) + 1),
+            "date": dates.astype("datetime64[ns]"),
+            **values,
+        }
+    )
 
 
 def _tranche_record(
     tranche: Any, values: dict[str, np.ndarray], dates: np.ndarray, original: float
-) -> dict[str, Any]:
+) -> Record:
     paid = values["interest_paid"] + values["principal_paid"] + values["residual_paid"]
     last = np.flatnonzero(paid > 0)
+    loss = 100.0 * float(values["writedown"].sum()) / original if original > 0 else 0.0
     return {
         "status": "ok",
         "error": "",
         "tranche": tranche.name,
-        "principal_loss_pct": 100.0 * values["writedown"].sum() / original if original > 0 else 0.0,
+        "principal_loss_pct": loss,
         "interest_shortfall": float(values["interest_shortfall"][-1]) if len(dates) else 0.0,
-        "final_payment_date": dates[last[-1]] if last.size else None,
+        "final_payment_date": dates[last[-1]].astype("datetime64[ns]").item()
+        if last.size
+        else None,
     }
 
 
-def _tranche_price(
+def _price_tranche(
     tranche: Any,
     values: dict[str, np.ndarray],
     dates: np.ndarray,
+    original: float,
+    items: Sequence[tuple[str, Job, int]],
+    deal: Any,
+) -> list[Record]:
+    """Price one tranche in every item's scenario: kernels first, dated functions for the rest.
+
+    The face is the tranche balance at settlement (its original balance before the first
+    payment); the default input is a price of par.
+    """
+    from absstruct.daycount import as_days, year_fraction
+    from absstruct.pricing import Convention, risk_kernel, solve_yield_kernel, wal_kernel
+
+    if tranche.kind == "residual":
+        return [{} for _ in items]
+    convention = Convention(compounding=YIELD_COMPOUNDING, day_count=tranche.day_count)
+    frequency = convention.frequency
+    out: list[Record | None] = [None] * len(items)
+    by_settlement: dict[dt.date, list[int]] = {}
+    for i, (_, job, _) in enumerate(items):
+        by_settlement.setdefault(job.settlement or deal.dates.closing, []).append(i)
+    for settlement, members in by_settlement.items():
+        settle = as_days(settlement)
+        keep = dates > settle
+        before = int(np.sum(~keep))
+        index = np.array(members)
+        before_face = values["balance"][index, before - 1] if before else None
+        face = before_face if before_face is not None else np.full(len(index), original)
+        kernel_rows: list[int] = []
+        targets: list[float] = []
+        given_yields: list[float] = []
+        for position, i in enumerate(members):
+            _, job, _ = items[i]
+            given = next((p for p in job.pricing if p.tranche == tranche.name), None)
+            if job.curve is not None or (given is not None and given.measure == "spread"):
+                continue
+            if not (face[position] > 0) or not keep.any():
+                continue
+            kernel_rows.append(position)
+            if given is not None and given.measure == "yield":
+                targets.append(np.nan)
+                given_yields.append(given.value)
+            else:
+                price = given.value if given is not None else 100.0
+                targets.append(price * face[position] / 100.0)
+                given_yields.append(np.nan)
+        if kernel_rows:
+            times = np.asarray(year_fraction(settle, dates[keep], convention.day_count), float)
+            chosen = index[kernel_rows]
+            interest = values["interest_paid"][chosen][:, keep]
+            principal = values["principal_paid"][chosen][:, keep]
+            amounts = interest + principal
+            target = np.asarray(targets)
+            solve = ~np.isnan(target)
+            rate = np.asarray(given_yields)
+            if solve.any():
+                rate[solve] = solve_yield_kernel(times, amounts[solve], target[solve], frequency)
+            pv, _, modified, _ = risk_kernel(times, amounts, rate, frequency)
+            wal = wal_kernel(times, principal)
+            for j, position in enumerate(kernel_rows):
+                if np.isfinite(rate[j]) and pv[j] > 0:
+                    out[members[position]] = {
+                        "price": float(100.0 * pv[j] / face[position]),
+                        "yield": float(rate[j]),
+                        "spread": float("nan"),
+                        "wal": float(wal[j]),
+                        "modified_duration": float(modified[j]),
+                        "yield_convention": str(convention),
+                    }
+        for position, i in enumerate(members):
+            if out[i] is None:
+                out[i] = _tranche_price_one(
+                    tranche, values, i, dates, settlement, items[i][1], float(face[position])
+                )
+    return [record or {} for record in out]
+
+
+def _tranche_price_one(
+    tranche: Any,
+    values: dict[str, np.ndarray],
+    i: int,
+    dates: np.ndarray,
     settlement: dt.date,
-    inputs: dict[str, Any],
-    curve: Any,
-    record: dict[str, Any],
-) -> dict[str, Any]:
-    """Price, yield, spread, WAL and modified duration; a tranche with nothing to price
-    (a residual, or a note with no flow after settlement) gets blanks and a note."""
+    job: Job,
+    face: float,
+) -> Record:
+    """One scenario through the dated pricing functions (spreads, curves, and every case
+    the kernels leave blank, so that the reason is worded)."""
     from absstruct.errors import PricingError
     from absstruct.pricing import CashFlows, Convention, price_from_yield, yield_from_price
     from absstruct.spreads import price_from_z_spread, z_spread
 
-    if tranche.kind == "residual":
-        return {}
     convention = Convention(compounding=YIELD_COMPOUNDING, day_count=tranche.day_count)
     flows = CashFlows(
-        dates=dates, interest=values["interest_paid"], principal=values["principal_paid"]
+        dates=dates, interest=values["interest_paid"][i], principal=values["principal_paid"][i]
     )
-    before = int(np.sum(dates <= np.datetime64(settlement, "D")))
-    face = float(values["balance"][before - 1]) if before else None
-    given = inputs.get(tranche.name)
+    given = next((p for p in job.pricing if p.tranche == tranche.name), None)
+    curve = _read_curve(job.curve) if job.curve is not None else None
     try:
-        if face is not None and face <= 0:
+        if not face > 0:
             raise PricingError(f"face: the tranche is paid off by settlement {settlement}")
         spread = float("nan")
         if given is not None and given.measure == "yield":
@@ -426,5 +567,5 @@ __all__ = [
     "failure_rows",
     "job_scenario",
     "load_group",
-    "price_job",
+    "price_jobs",
 ]

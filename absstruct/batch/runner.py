@@ -24,16 +24,20 @@ from typing import Any, TextIO
 import pandas as pd
 
 from absstruct.batch.engine import (
-    SUMMARY_COLUMNS,
     JobOutcome,
+    Record,
     Task,
     deal_tape_path,
     execute_group,
     failure_rows,
+    records_frame,
+    records_table,
+    summary_schema,
 )
 from absstruct.batch.jobs import Job, file_sha256, job_hash, load_jobs
 from absstruct.batch.progress import Progress
 from absstruct.errors import AbsStructError
+from absstruct.report.atomic import atomic_path
 from absstruct.report.frames import write_frame
 
 # Scenarios per engine pass: large enough that a pass costs about what one scenario
@@ -285,7 +289,10 @@ def _write_job(folder: Path, outcome: JobOutcome) -> None:
     # The cash flows go first: the summary file is the "finished" mark that resume checks.
     if outcome.cashflows is not None:
         write_frame(outcome.cashflows, cashflow_file(folder, outcome.key))
-    write_frame(outcome.rows, job_file(folder, outcome.key))
+    import pyarrow.parquet as pq
+
+    with atomic_path(job_file(folder, outcome.key)) as tmp:
+        pq.write_table(records_table(outcome.rows), tmp)
 
 
 def _remove_partial_files(jobs_dir: Path) -> None:
@@ -303,21 +310,20 @@ def _skipped(plan: Plan) -> int:
 
 def _assemble(plan: Plan, outcomes: Mapping[str, JobOutcome], folder: Path | None) -> pd.DataFrame:
     """One frame in job order: fresh outcomes from memory, earlier ones from their files."""
-    frames: list[pd.DataFrame] = []
+    import pyarrow.parquet as pq
+
+    records: list[Record] = []
     for key, job in zip(plan.keys, plan.jobs, strict=True):
         outcome = outcomes.get(key)
         if outcome is not None:
-            rows = outcome.rows
+            rows: Sequence[Record] = outcome.rows
         elif folder is not None and key in plan.finished:
-            rows = pd.read_parquet(job_file(folder, key))
+            rows = pq.read_table(job_file(folder, key), schema=summary_schema()).to_pylist()
         else:  # only reachable when a task vanished without an answer
             rows = failure_rows(key, job, "no result came back for this job")
-        rows = rows.assign(job_id=key, label=job.label, origin=job.origin)
-        frames.append(rows)
-    if not frames:
-        return pd.DataFrame({name: [] for name in SUMMARY_COLUMNS})
-    summary = pd.concat(frames, ignore_index=True)
-    return summary.loc[:, list(SUMMARY_COLUMNS)]
+        # Identical jobs share one result; each keeps its own name in the summary.
+        records.extend({**row, "label": job.label, "origin": job.origin} for row in rows)
+    return records_frame(records)
 
 
 def failed_count(summary: pd.DataFrame) -> int:
