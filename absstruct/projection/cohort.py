@@ -24,7 +24,7 @@ from absstruct.projection.schedules import (
     with_holiday,
 )
 
-BLOCK = 8192  # loans per block: keeps each block's (loans x periods) arrays in cache
+BLOCK = 2048  # loans per block: keeps each block's (loans x periods) arrays in cache
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -155,10 +155,14 @@ def aggregate(
         for name in ("balance", "principal", "capitalized", "interest", "fee", "rate_balance")
     }
     for c, index in _blocks(cohorts, loans.n_loans):
-        sched = materialize(loans, index, n_periods=T, coef=coef)
         w = B[index]
         held_sched = None
-        if holiday is not None:
+        if holiday is None:
+            # Loss terms only need balances; a cohort shares its payments-left row R.
+            balance = _balances(coef, index, R[c])
+        else:
+            sched = materialize(loans, index, n_periods=T, coef=coef)
+            balance = sched.balance
             held_sched = with_holiday(
                 sched, r[index], start=holiday[1], months=holiday[2], capitalize=holiday[3]
             )
@@ -166,7 +170,7 @@ def aggregate(
                 held[name][c] += w @ getattr(held_sched, name)
             held["rate_balance"][c] += (w * r[index]) @ held_sched.balance
         for k, (lag, severity) in enumerate(loss_keys):
-            losses[k][c] += (1.0 - share) * _loss_term(sched.balance, w, lag, severity[c])
+            losses[k][c] += (1.0 - share) * _loss_term(balance, w, lag, severity[c])
             if held_sched is not None:
                 losses[k][c] += share * _loss_term(held_sched.balance, w, lag, severity[c])
     if holiday is not None:
@@ -174,6 +178,17 @@ def aggregate(
             **{name: (1.0 - share) * getattr(agg, name) + share * held[name] for name in held}
         )
     return agg, losses
+
+
+def _balances(coef: Coefficients, index: np.ndarray, payments: np.ndarray) -> np.ndarray:
+    """Scheduled balances (loans, T+1) of loans sharing one payments-left row."""
+    live = payments >= 1
+    out = np.zeros((index.shape[0], payments.shape[0]))
+    k = payments[live].astype(float)
+    A, K, M, L = (x[index][:, None] for x in (coef.A, coef.K, coef.M, coef.L))
+    out[:, live] = A + M * k + K * np.exp(-L * k)
+    out[:, 0] = 1.0
+    return out
 
 
 def _loss_term(
