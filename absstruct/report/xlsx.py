@@ -2,8 +2,9 @@
 
 A workbook is described as data — :class:`Sheet` objects holding :class:`Table`,
 :class:`KeyValues` and :class:`Note` blocks stacked top to bottom, plus :class:`Chart`
-definitions that refer to tables by name — and :func:`write_xlsx` renders it in one
-pass with openpyxl's streaming (write-only) writer, then renames it into place.
+definitions that refer to tables by name — and :func:`write_xlsx` renders it with
+openpyxl's streaming (write-only) writer, the cell rows themselves written as text by
+:mod:`absstruct.report.sheetxml` (much faster), then renames it into place.
 
 Every table becomes a named, banded, filterable Excel table (ListObject) with a number
 format per column kind; sheets get a frozen header, column widths that fit their
@@ -44,6 +45,7 @@ import pandas as pd
 
 from absstruct.errors import AbsStructError
 from absstruct.report.files import atomic_output
+from absstruct.report.sheetxml import sheet_data_xml, splice
 
 # Number formats by column kind; one place so every sheet formats a kind alike.
 NUMBER_FORMATS: dict[str, str] = {
@@ -353,7 +355,8 @@ class _SheetWriter:
         self.widths: dict[int, int] = {}
         self.heights: dict[int, float] = {}
         self.placed: dict[str, _Placed] = {}
-        self.rows: list[list[Any]] = []
+        self.rows: list[list[tuple[Any, Any]]] = []
+        self.sheet_data = ""
         self._styles: dict[tuple[str, bool, bool], Any] = {}
 
     # cells -------------------------------------------------------------------------------
@@ -407,7 +410,8 @@ class _SheetWriter:
             self.widths[col] = width
 
     def _emit(self, cells: list[Any]) -> None:
-        self.rows.append(cells)
+        """Queue a row of openpyxl cells as (value, style) pairs."""
+        self.rows.append([(cell._value, cell._style) for cell in cells])
         self.row += 1
 
     # blocks ------------------------------------------------------------------------------
@@ -467,32 +471,23 @@ class _SheetWriter:
             self.placed[block.name] = _Placed(self.sheet.title, header_row, 1, frame)
             return
         columns = [_column_values(frame[c]) for c in frame.columns]
-        styles = [copy(self._proto(k)) for k in kinds]
+        styles = [self._proto(k) for k in kinds]
         for col, (values, kind) in enumerate(zip(columns, kinds, strict=True), start=1):
             step = max(1, len(values) // 50)
             for value in values[::step]:
                 self._widen(col, _format_sample(value, kind))
-        from openpyxl.cell import WriteOnlyCell
-        from openpyxl.cell.cell import TYPE_STRING
-
-        ws = self.ws
+        rows = self.rows
         for values in zip(*columns, strict=True):
-            cells = []
-            for value, style in zip(values, styles, strict=True):
-                cell = WriteOnlyCell(ws)
-                if isinstance(value, str):
-                    if _ILLEGAL_XML.search(value):
-                        raise AbsStructError(
-                            f"sheet {self.sheet.title!r}, row {self.row + 1}: {value!r} holds a "
-                            "control character a workbook cannot store"
-                        )
-                    cell._value = value
-                    cell.data_type = TYPE_STRING  # data, never a formula
-                else:
-                    cell.value = value
-                cell._style = copy(style)
-                cells.append(cell)
-            self._emit(cells)
+            for value in values:
+                if isinstance(value, str) and _ILLEGAL_XML.search(value):
+                    raise AbsStructError(
+                        f"sheet {self.sheet.title!r}, row {self.row + 1}: {value!r} holds a "
+                        "control character a workbook cannot store"
+                    )
+            # Strings are written as inline strings: data, never a formula.
+            rows.append(list(zip(values, styles, strict=True)))
+            self.row += 1
+        ws = self.ws
         last_row = self.row
         ref = f"A{header_row}:{get_column_letter(len(labels))}{last_row}"
         table = XlTable(displayName=block.name, ref=ref)
@@ -555,10 +550,20 @@ class _SheetWriter:
         ws.page_setup.fitToHeight = 0
         ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
         ws.print_options.gridLines = False
-        for row, height in self.heights.items():
-            ws.row_dimensions[row].height = height
+        # Rows share a few style objects: look them up by identity, register each once.
+        style_ids: dict[int, int] = {}
+        registry = self.book._cell_styles
+        rows = []
         for cells in self.rows:
-            ws.append(cells)
+            out = []
+            for value, style in cells:
+                sid = style_ids.get(id(style))
+                if sid is None:
+                    sid = style_ids[id(style)] = registry.add(style)
+                out.append((value, sid, ""))
+            rows.append(out)
+        # openpyxl writes the sheet around an empty sheetData; the rows go in after saving.
+        self.sheet_data = sheet_data_xml(rows, self.heights)
 
 
 def _chart(chart: Chart, placed: _Placed, ws_of: Mapping[str, Any]) -> Any:
@@ -654,6 +659,7 @@ def write_xlsx(sheets: Sequence[Sheet], path: str | os.PathLike[str]) -> None:
         writer.finish()
     with atomic_output(path) as tmp:
         book.save(tmp)
+        splice(tmp, {index: w.sheet_data for index, w in enumerate(writers, start=1)})
 
 
 def table_ranges(path: str | os.PathLike[str]) -> dict[str, tuple[str, str]]:

@@ -25,7 +25,15 @@ from absstruct.report.data import report_data  # noqa: E402
 from absstruct.tape import load_tape  # noqa: E402
 from absstruct.waterfall import run  # noqa: E402
 
-NOTES = [("A1", 0.40), ("A2", 0.20), ("A3", 0.10), ("B", 0.08), ("C", 0.06), ("D", 0.05), ("E", 0.04)]
+NOTES = [
+    ("A1", 0.40),
+    ("A2", 0.20),
+    ("A3", 0.10),
+    ("B", 0.08),
+    ("C", 0.06),
+    ("D", 0.05),
+    ("E", 0.04),
+]
 
 
 def deal_text(balance: float) -> str:
@@ -87,8 +95,10 @@ def main() -> None:
         start = time.perf_counter()
         result = run(deal, tape, scenarios)
         engine.append(time.perf_counter() - start)
-    print(f"deal: {len(tape)} loans, {result.n_periods} periods, {len(result.tranches)} tranches, "
-          f"{result.n_scenarios} scenarios")
+    print(
+        f"deal: {len(tape)} loans, {result.n_periods} periods, {len(result.tranches)} tranches, "
+        f"{result.n_scenarios} scenarios"
+    )
     folder = Path(tempfile.mkdtemp())
     timings: dict[str, list[float]] = {"view": [], "xlsx": [], "json": [], "parquet": []}
     for _ in range(repeats):
@@ -104,12 +114,18 @@ def main() -> None:
     workbook = view + min(timings["xlsx"])
     print(f"engine run (projection + waterfall):  {best_engine:8.3f} s")
     print(f"report view (100 scenarios priced):   {view:8.3f} s")
-    print(f"workbook (view + .xlsx):              {workbook:8.3f} s"
-          f"   ratio {workbook / best_engine:5.2f}x   (goal <= 1x)")
-    print(f"json (view + .json):                  {view + min(timings['json']):8.3f} s"
-          f"   ratio {(view + min(timings['json'])) / best_engine:5.2f}x")
-    print(f"parquet (view + tidy .parquet):       {view + min(timings['parquet']):8.3f} s"
-          f"   ratio {(view + min(timings['parquet'])) / best_engine:5.2f}x")
+    print(
+        f"workbook (view + .xlsx):              {workbook:8.3f} s"
+        f"   ratio {workbook / best_engine:5.2f}x   (goal <= 1x)"
+    )
+    print(
+        f"json (view + .json):                  {view + min(timings['json']):8.3f} s"
+        f"   ratio {(view + min(timings['json'])) / best_engine:5.2f}x"
+    )
+    print(
+        f"parquet (view + tidy .parquet):       {view + min(timings['parquet']):8.3f} s"
+        f"   ratio {(view + min(timings['parquet'])) / best_engine:5.2f}x"
+    )
     size = (folder / "deal.xlsx").stat().st_size
     print(f"workbook size: {size / 1e6:.2f} MB")
 
