@@ -279,3 +279,14 @@ def test_convert_writes_csv_and_reports_to_stderr(tmp_path: Path, runner) -> Non
     assert result.exit_code == 0
     assert "wrote 500 loans" in result.stderr and result.stdout == ""
     assert pd.read_csv(out, dtype=str)["loan_id"].iloc[0] == "MTG0000001"
+
+
+def test_gbk_detected_when_chinese_appears_only_late(tmp_path: Path) -> None:
+    """The first 64 KB are ASCII; the one GBK province comes last."""
+    header = "loan_id,original_balance,current_balance,rate,original_term,remaining_term,region\n"
+    rows = "".join(f"{i:06d},1000,900,0.1,12,10,CA\n" for i in range(5000))
+    path = tmp_path / "late.csv"
+    path.write_bytes((header + rows + "999999,1000,900,0.1,12,10,广东\n").encode("gbk"))
+    report = read_tape(path)
+    assert report.ok and report.encoding == "gb18030"
+    assert report.frame["region"].iloc[-1] == "广东" and len(report.frame) == 5001

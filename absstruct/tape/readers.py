@@ -23,6 +23,7 @@ import csv
 import gzip
 import io
 import os
+import re
 from collections.abc import Collection, Container, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,20 +124,39 @@ def _detect_encoding(path: Path, sample: bytes, *, whole: bool = False) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
+    # Judge only the lines that are not plain ASCII: in a mostly-ASCII tape they carry
+    # the evidence (a province name), and detectors misjudge a few bytes in a sea of ASCII.
+    excerpt = b"\n".join(line for line in sample.splitlines() if not line.isascii())[:SAMPLE_BYTES]
+    if _mostly_chinese(excerpt):
+        # GB18030 is a superset of GBK and GB2312: the safe choice for Chinese exports.
+        return "gb18030"
     from charset_normalizer import from_bytes
 
-    best = from_bytes(sample).best()
+    best = from_bytes(excerpt).best()
     guess = (best.encoding if best is not None else "") or ""
-    guess = guess.lower().replace("-", "_")
-    if guess in ("gb2312", "gbk", "gb18030", "hz", "big5", "cp936") or guess.startswith("gb"):
-        # GB18030 is a superset of GBK and GB2312: the safe choice for Chinese exports.
-        return "gb18030" if guess != "big5" else "big5"
     if guess:
-        return guess
+        return guess.lower().replace("_", "-")
     raise TapeError(
         f"{path}: cannot tell the text encoding (not UTF-8, not GBK/GB18030); "
         "give it with --encoding (e.g. --encoding gb18030)"
     )
+
+
+def _mostly_chinese(data: bytes) -> bool:
+    """True when ``data`` reads as GB18030 Chinese text.
+
+    Common Chinese characters take two bytes that are both >= 0x80, so runs of non-ASCII
+    bytes have even lengths; a Latin-1 accent is a run of one, which GB18030 would also
+    "decode" by swallowing the next ASCII letter.
+    """
+    runs = re.findall(rb"[\x80-\xff]+", data)
+    if not runs or sum(len(run) % 2 == 0 for run in runs) < 0.9 * len(runs):
+        return False
+    try:
+        data.decode("gb18030")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _check_encoding_name(encoding: str) -> str:
