@@ -86,6 +86,16 @@ def _table(
     )
 
 
+def _rate_table(name: str, frame: pd.DataFrame, lang: str, *, title: str) -> Table:
+    """A table whose unlabelled float columns are rates (trigger thresholds), not money."""
+    table = _table(name, frame, lang, title=title)
+    kinds = dict(table.kinds)
+    for column in table.frame.columns:
+        if kinds.get(str(column)) == "money":
+            kinds[str(column)] = "rate"
+    return Table(name=table.name, frame=table.frame, title=table.title, kinds=kinds)
+
+
 def _pairs(mapping: Mapping[str, Any], lang: str) -> tuple[list[tuple[str, Any]], dict[str, str]]:
     pairs, kinds = [], {}
     for key, value in _flatten(mapping, lang).items():
@@ -320,7 +330,7 @@ def investor_sheets(data: ReportData, lang: str = "en") -> list[Sheet]:
             blocks=[
                 _table("accounts", data.accounts, lang, title="block.accounts"),
                 _table("triggers", data.triggers, lang, title="block.trigger_tests"),
-                _table("cumulative_loss", cum_loss, lang, title="chart.cum_loss"),
+                _rate_table("cumulative_loss", cum_loss, lang, title="chart.cum_loss"),
             ],
             freeze=False,
         )
