@@ -290,3 +290,37 @@ def test_gbk_detected_when_chinese_appears_only_late(tmp_path: Path) -> None:
     report = read_tape(path)
     assert report.ok and report.encoding == "gb18030"
     assert report.frame["region"].iloc[-1] == "广东" and len(report.frame) == 5001
+
+
+def test_a_new_export_needs_only_a_template_file(tmp_path: Path, runner) -> None:
+    template = tmp_path / "servicer_x.toml"
+    template.write_text(
+        'name = "servicer_x"\n'
+        '[columns.loan_id]\nfrom = ["Loan No"]\n'
+        '[columns.original_balance]\nfrom = ["Amount (10k)"]\nscale = 10000\n'
+        '[columns.current_balance]\nfrom = ["Outstanding (10k)"]\nscale = 10000\n'
+        '[columns.rate]\nfrom = ["Coupon"]\nunit = "percent"\n'
+        '[columns.original_term]\nfrom = ["Tenor (years)"]\nunit = "years"\n'
+        '[columns.remaining_term]\nderive = "dates"\n'
+        '[columns.origination_date]\nfrom = ["Start"]\nformats = ["%d.%m.%Y"]\n'
+        '[columns.amortization]\nfrom = ["Type"]\n'
+        '[columns.amortization.values]\n"ANN" = "level_pay"\n"LIN" = "equal_principal"\n',
+        encoding="utf-8",
+    )
+    tape = tmp_path / "export.csv"
+    tape.write_text(
+        "Loan No,Amount (10k),Outstanding (10k),Coupon,Tenor (years),Start,Type,Branch\n"
+        "X-01,12.5,10,4.5,5,15.01.2025,ANN,North\nX-02,3,3,5.25,1,01.06.2026,LIN,South\n",
+        encoding="utf-8",
+    )
+    frame = load_tape(tape, template=template, cutoff="2026-06-30")
+    assert frame["original_balance"].tolist() == [125_000.0, 30_000.0]
+    assert frame["rate"].tolist() == pytest.approx([0.045, 0.0525])
+    assert frame["original_term"].tolist() == [60, 12]
+    assert frame["remaining_term"].tolist() == [43, 12]  # 17 and 0 months elapsed
+    assert frame["amortization"].tolist() == ["level_pay", "equal_principal"]
+    assert frame["branch"].tolist() == ["North", "South"]
+    result = runner.invoke(
+        main, ["tape", "check", str(tape), "--template", str(template), "--cutoff", "2026-06-30"]
+    )
+    assert result.exit_code == 0 and "template  servicer_x" in result.output

@@ -60,6 +60,13 @@ def read_tape(
     sheet : str, optional
         Spreadsheet sheet name (default: the first sheet).
 
+    Returns
+    -------
+    TapeReport
+        Problems name rows as the user sees them: for CSV the line number (header = row
+        1), for spreadsheets the sheet row (a title above the header counts), for Parquet
+        the 1-based record number.
+
     Raises
     ------
     TapeError
