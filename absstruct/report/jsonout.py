@@ -51,7 +51,7 @@ import pandas as pd
 
 from absstruct.errors import AbsStructError
 from absstruct.report.data import LEDGER_KEYS, ReportData
-from absstruct.report.files import atomic_output
+from absstruct.report.atomic import atomic_path
 
 SCHEMA_VERSION = 1
 TIDY_COLUMNS: tuple[str, ...] = ("ledger", "name", "period", "date", "measure", "value")
@@ -203,7 +203,7 @@ def tidy_frame(data: ReportData) -> pd.DataFrame:
 def write_json(data: ReportData, path: str | os.PathLike[str]) -> None:
     """Write :func:`result_json` to ``path`` atomically."""
     text = result_json(data)
-    with atomic_output(path) as tmp:
+    with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
 
@@ -214,7 +214,7 @@ def write_tidy(data: ReportData, path: str | os.PathLike[str]) -> None:
     if suffix not in (".csv", ".parquet"):
         raise AbsStructError(f"{path}: the tidy table is written as .csv or .parquet")
     frame = tidy_frame(data)
-    with atomic_output(path) as tmp:
+    with atomic_path(path) as tmp:
         if suffix == ".csv":
             frame.to_csv(tmp, index=False, float_format=None)
         else:
@@ -240,7 +240,7 @@ def write_ledger_folder(
     for name, frame in tables.items():
         target = folder / f"{name}.{fmt}"
         out = file_frame(frame)
-        with atomic_output(target) as tmp:
+        with atomic_path(target) as tmp:
             if fmt == "csv":
                 out.to_csv(tmp, index=False)
             else:

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from absstruct.errors import AbsStructError
-from absstruct.report.files import atomic_output
+from absstruct.report.atomic import atomic_path
 from absstruct.report.sheetxml import sheet_data_xml, splice
 
 # Number formats by column kind; one place so every sheet formats a kind alike.
@@ -657,7 +657,7 @@ def write_xlsx(sheets: Sequence[Sheet], path: str | os.PathLike[str]) -> None:
             row = writer.sheet.chart_row + (index // per_row) * _ROWS_PER_CHART
             writer.ws.add_chart(obj, f"{get_column_letter(col)}{row}")
         writer.finish()
-    with atomic_output(path) as tmp:
+    with atomic_path(path) as tmp:
         book.save(tmp)
         splice(tmp, {index: w.sheet_data for index, w in enumerate(writers, start=1)})
 
