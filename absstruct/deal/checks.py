@@ -127,7 +127,9 @@ class _Checker:
         d = _table(self.raw, "dates")
         order = [("cutoff", "the cut-off date"), ("closing", "the closing date")]
         order += [("first_payment", "the first payment date"), ("legal_final", "legal final")]
-        known = [(k, label, d.get(k)) for k, label in order if isinstance(d.get(k), dt.date)]
+        known: list[tuple[str, str, dt.date]] = [
+            (k, label, d[k]) for k, label in order if isinstance(d.get(k), dt.date)
+        ]
         for (_, label_a, a), (key_b, _, b) in itertools.pairwise(known):
             if b < a if key_b == "closing" else b <= a:
                 self.add(f"dates.{key_b}", b.isoformat(), f"is before {label_a} {a.isoformat()}")
@@ -300,7 +302,8 @@ class _Checker:
                     if isinstance(step, Mapping)
                 ]
                 periods = [s.get("period") for s in threshold if isinstance(s, Mapping)]
-                if all(isinstance(p, int) for p in periods) and periods != sorted(set(periods)):
+                numbers = [p for p in periods if isinstance(p, int)]
+                if len(numbers) == len(periods) and numbers != sorted(set(numbers)):
                     self.add(
                         f"triggers[{i}].threshold",
                         None,

@@ -25,7 +25,10 @@ BASE = "base"
 
 
 def assumptions_from_table(
-    table: Mapping[str, Any], *, where: str = "pool.assumptions", keys: Mapping[str, Any] = ()
+    table: Mapping[str, Any],
+    *,
+    where: str = "pool.assumptions",
+    keys: Mapping[str, Any] | None = None,
 ) -> Assumptions:
     """Validate one assumptions table; problems name ``where.key``.
 

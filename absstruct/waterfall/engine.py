@@ -22,7 +22,7 @@ Each period ``t``:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,7 +31,7 @@ from absstruct.deal import steps as st
 from absstruct.errors import WaterfallError
 
 if TYPE_CHECKING:
-    from absstruct.deal.model import Deal
+    from absstruct.deal.model import Account, Deal
     from absstruct.waterfall.schedule import Schedule
 
 TOLERANCE = 1e-6
@@ -264,14 +264,14 @@ class Engine:
         self.called = self.called | called_now
 
     @staticmethod
-    def _sum(vectors) -> np.ndarray:  # type: ignore[no-untyped-def]
-        total = None
+    def _sum(vectors: Iterable[np.ndarray]) -> np.ndarray:
+        total: np.ndarray | None = None
         for vector in vectors:
             total = vector.copy() if total is None else total + vector
         return total if total is not None else np.zeros(0)
 
     # -- targets and tests ------------------------------------------------------------------
-    def _account_target(self, account, perf: np.ndarray, notes: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+    def _account_target(self, account: Account, perf: np.ndarray, notes: np.ndarray) -> np.ndarray:
         target = account.target
         if target is None:
             return np.zeros(self.S)
@@ -635,27 +635,27 @@ class Engine:
         f["taxes_paid"] = self._sum([np.zeros(self.S), *self.tax_paid.values()])
         f["interest_paid"] = self._sum(self.paid_int.values())
         f["principal_paid"] = self._sum(self.paid_prin.values())
-        f["notes_balance"] = self._sum(self.bal[n] for n in self.notes) if self.notes else 0.0
+        f["notes_balance"] = self._sum([np.zeros(self.S), *(self.bal[n] for n in self.notes)])
         f["oc_target"] = self.oc_target
         f["principal_distribution"] = self.pda
-        f["accelerated"] = self.accelerated & self.alive
-        f["revolving"] = self._revolving_now()
-        f["called"] = called_now
+        f["accelerated"] = (self.accelerated & self.alive).astype(float)
+        f["revolving"] = self._revolving_now().astype(float)
+        f["called"] = called_now.astype(float)
         for name, value in f.items():
             if name != "gap":
                 self.deal_book.data[name][t] = value
         for name in self.ranked:
-            book = self.tranche_book[name].data
+            rows = self.tranche_book[name].data
             self.int_unpaid[name] = np.where(self.final, 0.0, self.int_due[name])
-            book["balance"][t] = self.bal[name]
-            book["interest_due"][t] = self.int_due0[name]
-            book["interest_paid"][t] = self.paid_int[name]
-            book["interest_shortfall"][t] = self.int_due[name]
-            book["principal_paid"][t] = self.paid_prin[name]
-            book["writedown"][t] = self.writedown[name]
-            book["pdl"][t] = self.pdl[name]
-            book["pdl_cured"][t] = self.pdl_cured[name]
-            book["residual_paid"][t] = self.residual_to[name]
+            rows["balance"][t] = self.bal[name]
+            rows["interest_due"][t] = self.int_due0[name]
+            rows["interest_paid"][t] = self.paid_int[name]
+            rows["interest_shortfall"][t] = self.int_due[name]
+            rows["principal_paid"][t] = self.paid_prin[name]
+            rows["writedown"][t] = self.writedown[name]
+            rows["pdl"][t] = self.pdl[name]
+            rows["pdl_cured"][t] = self.pdl_cured[name]
+            rows["residual_paid"][t] = self.residual_to[name]
         for trig in self.deal.triggers:
             if trig.kind == "interest_shortfall":
                 self.shortfall_value[trig.name] = self._sum(self.int_due[n] for n in trig.tranches)

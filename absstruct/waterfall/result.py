@@ -165,7 +165,8 @@ class Result:
         for name, ledger in self.triggers.items():
             state = ledger["breached"][s] > 0
             changes = np.flatnonzero(np.diff(np.concatenate([[False], state]).astype(int)))
-            for index in changes:
+            for change in changes:
+                index = int(change)
                 rows.append(
                     {
                         "trigger": name,
