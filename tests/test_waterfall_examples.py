@@ -270,3 +270,33 @@ def test_run_cli_through_a_subprocess() -> None:
     assert [t["tranche"] for t in tranches] == ["优先A", "优先B", "次级"]
     events = {e["trigger"] for e in payload["scenarios"][0]["events"]}
     assert "加速清偿事件" in events
+
+
+def test_revolving_deal_scenario_array_equals_single_runs() -> None:
+    from absstruct.projection.flows import PoolFlows
+    from absstruct.waterfall.run import project_collateral, unit_collateral
+
+    deal, tape, _ = example("cn_consumer_revolving")
+    flows = project_collateral(deal, tape)
+    unit = unit_collateral(deal, None, flows.scenario_names)
+    calls = [True, False, True]
+    together = run(deal, flows, call=calls, unit_flows=unit)
+
+    def one(pool: PoolFlows, s: int) -> PoolFlows:
+        return PoolFlows(
+            arrays={k: v[s : s + 1] for k, v in pool.arrays.items()},
+            initial_balance=pool.initial_balance,
+            scenario_names=(pool.scenario_names[s],),
+        )
+
+    for s, name in enumerate(flows.scenario_names):
+        alone = run(deal, one(flows, s), call=[calls[s]], unit_flows=one(unit, s))
+        for tranche, ledger in alone.tranches.items():
+            for field, values in ledger.arrays.items():
+                assert np.array_equal(together.tranches[tranche][field][s], values[0]), (
+                    name,
+                    tranche,
+                    field,
+                )
+        for field, values in alone.deal.arrays.items():
+            assert np.array_equal(together.deal[field][s], values[0]), (name, field)
