@@ -1,0 +1,485 @@
+"""Tranche pricing metrics from a waterfall ``Result``: one row per scenario x tranche.
+
+Every scenario of a tranche is priced at once on the ``(S, T)`` pricing kernels of
+:mod:`absstruct.pricing`.  A tranche is quoted by a clean price per 100 of current face
+(default: par), a yield, or a spread over a rate curve (Z-spread over a zero curve, I-spread
+at the WAL over a term curve); the other measures follow from the quote.  Time runs from the
+settlement date (default: the deal's closing date) on the convention's day count; yields are
+bond-equivalent (semiannual) on the deal's day count unless another :class:`Convention` is
+given, and every row says which convention it used.
+
+A residual (``kind = "residual"``) tranche also gets its IRR (pyxirr, re-quoted in the
+convention's compounding) and multiple for a purchase price: by default its initial balance
+at par, or the overcollateralization it funds when it has no stated size.
+
+Principal loss is the current face not repaid (``face - principal paid``); the interest
+shortfall is the unpaid interest still owed after the last period, and ``max_interest_shortfall``
+the largest ever owed (any missed coupon counts).
+
+Examples
+--------
+>>> from absstruct.deal import load_deal
+>>> from absstruct.waterfall import deal_tape, run
+>>> deal = load_deal("deals/us_auto.toml")
+>>> result = run(deal, deal_tape(deal), "base")
+>>> table = tranche_metrics(result, deal, quotes=Quotes(prices={"B": 99.0}))
+>>> row = table.set_index("tranche").loc["B"]
+>>> round(float(row["price"]), 6), bool(row["yield"] > 0.052), row["convention"]
+(99.0, True, 'semiannual 30/360')
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from absstruct.compounding import FREQUENCIES, convert_rate, discount_factor
+from absstruct.daycount import as_days, day_count_name, year_fraction
+from absstruct.errors import PricingError, Problem
+from absstruct.pricing import (
+    Convention,
+    present_value_kernel,
+    risk_kernel,
+    solve_yield_kernel,
+    wal_kernel,
+)
+from absstruct.quotes import check_tranches
+from absstruct.ratecurve import RateCurve
+
+if TYPE_CHECKING:
+    from absstruct.deal.model import Deal
+    from absstruct.waterfall.result import Result
+
+PAR = 100.0
+# A loss or shortfall below this many currency units is float noise, not a loss.
+LOSS_TOLERANCE = 0.01
+
+METRIC_COLUMNS: tuple[str, ...] = (
+    "scenario",
+    "tranche",
+    "kind",
+    "original_balance",
+    "face",
+    "quote",
+    "price",
+    "accrued",
+    "dirty_price",
+    "yield",
+    "convention",
+    "wal",
+    "first_principal_date",
+    "last_principal_date",
+    "expected_final_date",
+    "macaulay_duration",
+    "modified_duration",
+    "convexity",
+    "flat_spread",
+    "i_spread",
+    "z_spread",
+    "spread_compounding",
+    "principal_loss",
+    "principal_loss_pct",
+    "interest_shortfall",
+    "max_interest_shortfall",
+    "residual_irr",
+    "residual_multiple",
+    "residual_purchase_price",
+    "residual_irr_convention",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Quotes:
+    """How each tranche is quoted: clean price per 100, yield, or spread over ``curve``.
+
+    Tranches not named are priced at par.  ``benchmark_yield`` (same convention as the
+    yields) gives a flat spread.  Decimals throughout (``yields={"A": 0.031}``).
+
+    Examples
+    --------
+    >>> Quotes(prices={"A": 99.5}, yields={"A": 0.03}).check(["A", "B"])
+    Traceback (most recent call last):
+    ...
+    absstruct.errors.PricingError: quotes: 1 problem
+      A: is quoted twice (price and yield); give one quote per tranche
+    """
+
+    prices: Mapping[str, float] = field(default_factory=dict)
+    yields: Mapping[str, float] = field(default_factory=dict)
+    spreads: Mapping[str, float] = field(default_factory=dict)
+    curve: RateCurve | None = None
+    benchmark_yield: float | None = None
+
+    def check(self, tranches: Any) -> None:
+        """Raise naming every unknown tranche, double quote, bad price or spread without curve."""
+        names = list(tranches)
+        for option, quoted in (
+            ("--price", self.prices),
+            ("--yield", self.yields),
+            ("--spread", self.spreads),
+        ):
+            check_tranches(dict(quoted), names, option=option)
+        problems: list[Problem] = []
+        seen: dict[str, str] = {}
+        for kind, quoted in (
+            ("price", self.prices),
+            ("yield", self.yields),
+            ("spread", self.spreads),
+        ):
+            for name in quoted:
+                if name in seen:
+                    problems.append(
+                        Problem(
+                            where=name,
+                            message=f"is quoted twice ({seen[name]} and {kind}); "
+                            "give one quote per tranche",
+                        )
+                    )
+                seen[name] = kind
+        for name, price in self.prices.items():
+            if not (np.isfinite(price) and price > 0):
+                problems.append(
+                    Problem(where=f"price {name}", value=price, message="must be above 0")
+                )
+        if self.spreads and self.curve is None:
+            problems.append(
+                Problem(where="--spread", message="a spread needs a rate curve (--curve FILE)")
+            )
+        if problems:
+            raise PricingError.from_problems(problems, source="quotes")
+
+    def describe(self, name: str) -> str:
+        """The quote of one tranche in words (``price 99.5``, ``yield 3.1%``, ``par``)."""
+        if name in self.prices:
+            return f"price {self.prices[name]:g}"
+        if name in self.yields:
+            return f"yield {self.yields[name] * 100:g}%"
+        if name in self.spreads and self.curve is not None:
+            kind = "z-spread" if self.curve.kind == "zero" else "i-spread"
+            return f"{kind} {self.spreads[name] * 10_000:g}bp"
+        return "par"
+
+
+def default_convention(deal: Deal) -> Convention:
+    """Bond-equivalent (semiannual) yield on the deal's day count."""
+    return Convention(compounding="semiannual", day_count=day_count_name(deal.dates.day_count))
+
+
+def tranche_losses(result: Result, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Principal loss (original balance not repaid) and largest interest shortfall per scenario.
+
+    Both ``(S,)`` in money; amounts under :data:`LOSS_TOLERANCE` are set to 0.
+    """
+    ledger = result.tranches[name]
+    original = float(result.original_balances[name])
+    loss = np.maximum(original - np.asarray(ledger["principal_paid"]).sum(axis=1), 0.0)
+    shortfall = np.asarray(ledger["interest_shortfall"]).max(axis=1, initial=0.0)
+    return (
+        np.where(loss > LOSS_TOLERANCE, loss, 0.0),
+        np.where(shortfall > LOSS_TOLERANCE, shortfall, 0.0),
+    )
+
+
+def z_spread_kernel(
+    times: np.ndarray, amounts: np.ndarray, present_value: np.ndarray, curve: RateCurve
+) -> np.ndarray:
+    """Z-spreads ``(S,)`` that discount ``amounts (S, T)`` to ``present_value`` on ``curve``.
+
+    Bisection on every row at once (the value falls as the spread rises); rows that cannot
+    be bracketed in [-50%, +500%] or have no positive flow come back NaN.
+
+    Examples
+    --------
+    >>> flat = RateCurve(tenors=(1.0,), rates=(0.05,), compounding="annual")
+    >>> pv = np.array([106 / 1.06])
+    >>> round(float(z_spread_kernel(np.array([1.0]), np.array([[106.0]]), pv, flat)[0]), 10)
+    0.01
+    """
+    times = np.asarray(times, float)
+    amounts = np.atleast_2d(np.asarray(amounts, float))
+    target = np.asarray(present_value, float)
+    rates = np.asarray(curve.rate(times), float)
+    frequency = FREQUENCIES[curve.compounding]
+    floor = -frequency - rates.min(initial=0.0) + 1e-9 if frequency else -0.5
+    lo = np.full(target.shape, max(-0.5, floor))
+    hi = np.full(target.shape, 5.0)
+
+    def value(spread: np.ndarray) -> np.ndarray:
+        factors = discount_factor(
+            rates[None, :] + spread[:, None], times[None, :], curve.compounding
+        )
+        return np.sum(amounts * factors, axis=-1)
+
+    ok = (value(lo) >= target) & (value(hi) <= target) & (target > 0)
+    for _ in range(100):
+        middle = 0.5 * (lo + hi)
+        above = value(middle) > target
+        lo = np.where(above, middle, lo)
+        hi = np.where(above, hi, middle)
+    return np.where(ok, 0.5 * (lo + hi), np.nan)
+
+
+def _settlement(deal: Deal, settlement: Any) -> dt.date:
+    if settlement is None:
+        return deal.dates.closing
+    return as_days(settlement).item()  # type: ignore[no-any-return]
+
+
+def _dates_or_none(dates: np.ndarray, mask: np.ndarray, last: bool) -> list[Any]:
+    """Per row the first (or last) date where ``mask`` holds, else None."""
+    out: list[Any] = []
+    for row in mask:
+        hits = np.flatnonzero(row)
+        out.append(dates[hits[-1] if last else hits[0]] if hits.size else None)
+    return out
+
+
+def _residual_measures(
+    result: Result,
+    name: str,
+    cash: np.ndarray,
+    dates: list[dt.date],
+    settle: dt.date,
+    stake: float,
+    compounding: str,
+) -> dict[str, Any]:
+    from absstruct.pricing import CashFlows
+    from absstruct.spreads import residual_irr
+
+    S = cash.shape[0]
+    irr = np.full(S, np.nan)
+    multiple = np.full(S, np.nan)
+    if stake > 0:
+        for s in range(S):
+            flows = CashFlows(dates=dates, interest=np.zeros(len(dates)), principal=cash[s])
+            try:
+                found = residual_irr(
+                    flows, settlement=settle, purchase_price=stake, compounding=compounding
+                )
+            except PricingError:
+                multiple[s] = float(cash[s].sum()) / stake
+                continue
+            irr[s], multiple[s] = found.irr, found.multiple
+    return {
+        "residual_irr": irr,
+        "residual_multiple": multiple,
+        "residual_purchase_price": np.full(S, stake if stake > 0 else np.nan),
+        "residual_irr_convention": f"{compounding} ACT/365F",
+    }
+
+
+def tranche_metrics(
+    result: Result,
+    deal: Deal,
+    *,
+    settlement: Any = None,
+    quotes: Quotes | None = None,
+    convention: Convention | None = None,
+    residual_price: float | None = None,
+) -> pd.DataFrame:
+    """Price, yield, spreads, WAL, window, durations, losses per scenario x tranche.
+
+    Parameters
+    ----------
+    result : Result
+        A waterfall run (any number of scenarios).
+    deal : Deal
+        The deal that produced it (tranche kinds, coupons, day counts, closing date).
+    settlement : date-like, optional
+        Default: the deal's closing date.  Flows on or before it are left out.
+    quotes : Quotes, optional
+        Per-tranche price, yield or spread; default par for every tranche.
+    convention : Convention, optional
+        Yield compounding and the day count that measures time; default semiannual
+        (bond-equivalent) on the deal's day count.
+    residual_price : float, optional
+        Money paid for the residual tranche (default: its initial balance, at par).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`METRIC_COLUMNS`, one row per scenario x tranche (scenario-major).
+    """
+    quotes = quotes or Quotes()
+    quotes.check(result.tranches)
+    if residual_price is not None and not (np.isfinite(residual_price) and residual_price > 0):
+        raise PricingError(f"residual price: {residual_price} must be above 0 (money paid)")
+    convention = convention or default_convention(deal)
+    f = convention.frequency
+    for name, value in quotes.yields.items():
+        if not np.isfinite(value) or (f and value <= -f):
+            raise PricingError(
+                f"--yield {name}: {value:.6g} has no price: a {convention.compounding} yield "
+                f"must be finite and above {-f * 100:g}%"
+            )
+    settle = _settlement(deal, settlement)
+    dates = list(result.payment_dates)
+    day64 = as_days(dates)
+    after = day64 > np.datetime64(settle, "D")
+    if not after.any():
+        raise PricingError(f"settlement: {settle} is on or after the last payment date {dates[-1]}")
+    times = np.where(after, np.asarray(year_fraction(settle, day64, convention.day_count)), 0.0)
+    S = result.n_scenarios
+    kinds = {t.name: t.kind for t in deal.tranches}
+    day_counts = {t.name: t.day_count for t in deal.tranches}
+    notes_total = sum(b for n, b in result.original_balances.items() if kinds.get(n) == "note")
+    frames = []
+    for name, ledger in result.tranches.items():
+        original = float(result.original_balances[name])
+        principal = np.where(after, np.asarray(ledger["principal_paid"], float), 0.0)
+        interest = np.where(after, np.asarray(ledger["interest_paid"], float), 0.0)
+        residual = np.where(after, np.asarray(ledger["residual_paid"], float), 0.0)
+        cash = principal + interest + residual
+        paid_before = np.flatnonzero(~after)
+        face = (
+            np.asarray(ledger["balance"], float)[:, paid_before[-1]]
+            if paid_before.size
+            else np.full(S, original)
+        )
+        start = dates[paid_before[-1]] if paid_before.size else deal.dates.closing
+        coupon = np.asarray(result.coupons.get(name, np.zeros(len(dates))), float)
+        period = int(paid_before[-1]) + 1 if paid_before.size else 0
+        accrued = (
+            100.0
+            * float(coupon[min(period, len(coupon) - 1)])
+            * float(year_fraction(start, settle, day_count_name(day_counts.get(name, "30/360"))))
+        )
+        has_face = face > LOSS_TOLERANCE
+        safe_face = np.where(has_face, face, 1.0)
+        price = np.full(S, np.nan)
+        yields = np.full(S, np.nan)
+        wal = wal_kernel(times, principal)
+        z_spread = np.full(S, np.nan)
+        i_spread = np.full(S, np.nan)
+        curve = quotes.curve
+        if has_face.any():
+            if name in quotes.yields:
+                yields = np.full(S, float(quotes.yields[name]))
+            elif name in quotes.spreads and curve is not None and curve.kind == "term":
+                benchmark = np.asarray(
+                    convert_rate(
+                        curve.rate(np.nan_to_num(wal)), curve.compounding, convention.compounding
+                    )
+                )
+                yields = np.where(np.isfinite(wal), benchmark + quotes.spreads[name], np.nan)
+            elif name in quotes.spreads and curve is not None:
+                factors = curve.discount(times, quotes.spreads[name])
+                dirty = 100.0 * np.sum(cash * factors, axis=-1) / safe_face
+                price = dirty - accrued
+            else:
+                price = np.full(S, float(quotes.prices.get(name, PAR)))
+            if np.all(np.isnan(yields)):
+                target = (price + accrued) / 100.0 * safe_face
+                yields = solve_yield_kernel(times, cash, target, f)
+            pv_yield = np.nan_to_num(yields)
+            pv = present_value_kernel(times, cash, pv_yield, f)
+            if name in quotes.yields or (
+                name in quotes.spreads and curve is not None and curve.kind == "term"
+            ):
+                price = 100.0 * pv / safe_face - accrued
+            _, macaulay, modified, convexity = risk_kernel(times, cash, pv_yield, f)
+            bad = ~np.isfinite(yields) | ~has_face
+            unsolved = np.flatnonzero(bad & has_face)
+            if unsolved.size and quotes.describe(name) != "par":
+                raise PricingError(
+                    f"{name}: no yield solves {quotes.describe(name)} in scenario "
+                    f"{result.scenario_names[unsolved[0]]!r} (the tranche has no positive cash "
+                    "flow after settlement, or the quote is out of range)"
+                )
+            price, yields = np.where(has_face, price, np.nan), np.where(bad, np.nan, yields)
+            macaulay, modified, convexity = (
+                np.where(bad, np.nan, v) for v in (macaulay, modified, convexity)
+            )
+            if curve is not None:
+                rate_at_wal = np.asarray(
+                    convert_rate(
+                        curve.rate(np.nan_to_num(wal)), curve.compounding, convention.compounding
+                    )
+                )
+                i_spread = np.where(np.isfinite(wal), yields - rate_at_wal, np.nan)
+                if curve.kind == "zero":
+                    dirty_value = (price + accrued) / 100.0 * safe_face
+                    z_spread = z_spread_kernel(times, cash, np.nan_to_num(dirty_value), curve)
+                    z_spread = np.where(np.isfinite(price), z_spread, np.nan)
+        else:
+            macaulay = modified = convexity = np.full(S, np.nan)
+        loss = np.maximum(face - principal.sum(axis=1), 0.0)
+        loss = np.where(loss > LOSS_TOLERANCE, loss, 0.0)
+        shortfall = np.asarray(ledger["interest_shortfall"], float)
+        frame: dict[str, Any] = {
+            "scenario": list(result.scenario_names),
+            "tranche": name,
+            "kind": kinds.get(name, "note"),
+            "original_balance": original,
+            "face": face,
+            "quote": quotes.describe(name) if has_face.any() else "-",
+            "price": price,
+            "accrued": np.where(has_face, accrued, np.nan),
+            "dirty_price": price + accrued,
+            "yield": yields,
+            "convention": str(convention),
+            "wal": wal,
+            "first_principal_date": _dates_or_none(
+                np.array(dates, dtype=object), principal > 0, False
+            ),
+            "last_principal_date": _dates_or_none(
+                np.array(dates, dtype=object), principal > 0, True
+            ),
+            "expected_final_date": _dates_or_none(np.array(dates, dtype=object), cash > 0, True),
+            "macaulay_duration": macaulay,
+            "modified_duration": modified,
+            "convexity": convexity,
+            "flat_spread": yields - quotes.benchmark_yield
+            if quotes.benchmark_yield is not None
+            else np.full(S, np.nan),
+            "i_spread": i_spread,
+            "z_spread": z_spread,
+            "spread_compounding": curve.compounding if curve is not None else "",
+            "principal_loss": loss,
+            "principal_loss_pct": np.where(has_face, loss / safe_face, np.nan),
+            "interest_shortfall": shortfall[:, -1],
+            "max_interest_shortfall": shortfall.max(axis=1, initial=0.0),
+        }
+        if kinds.get(name) == "residual":
+            stake = (
+                residual_price
+                if residual_price is not None
+                else original
+                if original > 0
+                else float(result.pool.initial_balance) - notes_total
+            )
+            frame.update(
+                _residual_measures(result, name, cash, dates, settle, stake, convention.compounding)
+            )
+        else:
+            frame.update(
+                {
+                    "residual_irr": np.full(S, np.nan),
+                    "residual_multiple": np.full(S, np.nan),
+                    "residual_purchase_price": np.full(S, np.nan),
+                    "residual_irr_convention": "",
+                }
+            )
+        frames.append(pd.DataFrame(frame))
+    table = pd.concat(frames, ignore_index=True)
+    order = {n: i for i, n in enumerate(result.scenario_names)}
+    table = table.sort_values(
+        "scenario", key=lambda c: c.map(order), kind="stable", ignore_index=True
+    )
+    return table[list(METRIC_COLUMNS)]
+
+
+__all__ = [
+    "LOSS_TOLERANCE",
+    "METRIC_COLUMNS",
+    "Quotes",
+    "default_convention",
+    "tranche_losses",
+    "tranche_metrics",
+    "z_spread_kernel",
+]
