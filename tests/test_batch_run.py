@@ -255,8 +255,10 @@ def test_outputs_and_resume_skip_finished_jobs(book: Path, tmp_path: Path) -> No
     pd.testing.assert_frame_equal(pd.read_parquet(out / "summary.parquet"), first)
     from openpyxl import load_workbook
 
-    sheet = load_workbook(out / "summary.xlsx", read_only=True)["summary"]
+    sheet = load_workbook(out / "summary.xlsx")["summary"]
     assert sheet.max_row == len(first) + 1
+    assert [c.value for c in sheet[1]] == list(first.columns)
+    assert sheet.cell(row=2, column=1).value == first["job_id"].iloc[0]
     stamps = {p: p.stat().st_mtime_ns for p in written}
     plan = plan_jobs(load_jobs(book / "jobs.toml"), out_dir=out, resume=True)
     # Only the two failing jobs are left to run again.
