@@ -50,6 +50,7 @@ coupon = 0.045
 name = "B"
 size = "15%"
 coupon = "6%"
+deferrable = true
 
 [[tranches]]
 name = "R"
@@ -290,6 +291,14 @@ CASES = [
         "both tranche and tranches",
         _replace('tranche = "B"', 'tranche = "B"\ntranches = ["B"]'),
         "waterfall.interest[3]: give exactly one of 'tranche' or 'tranches'",
+    ),
+    (
+        "shortfall trigger on a deferrable tranche",
+        _append(
+            '\n[[triggers]]\nname = "eod"\nkind = "interest_shortfall"\ntranches = ["B"]\n'
+            "threshold = 0.0\n"
+        ),
+        "triggers[1].tranches[0]: 'B' defers interest (deferrable = true)",
     ),
     (
         "bad eligibility rule",

@@ -341,14 +341,22 @@ class _Checker:
                     "is required for an interest_shortfall trigger",
                     "missing",
                 )
+            deferrable = {str(r.get("name")) for r in self.tranches if r.get("deferrable") is True}
             for j, name in enumerate(t.get("tranches", []) or []):
-                self.ref(
+                known = self.ref(
                     f"triggers[{i}].tranches[{j}]",
                     name,
                     self.tranche_names,
                     "a tranche",
                     "tranches",
                 )
+                if known and kind == "interest_shortfall" and name in deferrable:
+                    self.add(
+                        f"triggers[{i}].tranches[{j}]",
+                        name,
+                        "defers interest (deferrable = true): its shortfall is no default",
+                        "inconsistent",
+                    )
             effects = t.get("effects", []) or []
             if "accelerate" in effects and not waterfall.get("acceleration"):
                 self.add(

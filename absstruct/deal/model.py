@@ -131,7 +131,7 @@ class Tranche(BaseModel):
     coupon: Annotated[Rate, Field(ge=0.0, le=1.0)] | None = None
     floating: Floating | None = None
     day_count: DayCount = "30/360"
-    deferrable: bool = False
+    deferrable: bool = False  # unpaid interest carries; no event of default on its shortfall
 
     def size_amount(self, pool_balance: float) -> float:
         """Original balance, given the initial pool balance."""
