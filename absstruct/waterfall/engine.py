@@ -11,10 +11,13 @@ Each period ``t``:
 2. triggers tested on the determination date (losses and pool balance of the collection
    period, note balances before payment); non-curable breaches stay breached;
 3. losses debited to the PDL bottom-up; a guarantee pays defaulted principal;
-4. accounts release their excess over target (all of it in the last period);
+4. accounts release their excess over target (unless a trap is breached);
 5. the interest waterfall, then the principal waterfall -- or, once accelerated, the
    acceleration waterfall on both pots; what a waterfall leaves is residual (a
    ``transfer`` step to ``principal_funds`` or a ``turbo`` step puts excess spread to work);
+   in the last period (or at the call) the accounts are emptied into the principal funds
+   after the interest waterfall (into the combined pot once accelerated), so they pay the
+   notes before any residual;
 6. write-downs; revolving purchases join the pool; the conservation check: collections +
    account draws + external support = fees + taxes + interest + principal + account
    deposits + revolving purchases + residual, within 1e-6 (plus float noise on big deals).
@@ -239,6 +242,7 @@ class Engine:
         acc = self.accelerated
         normal = ~acc
         if deal.waterfall.acceleration and acc.any():
+            self._empty_accounts(self.final & acc, pots, "interest_funds")
             combined = {
                 "interest_funds": np.where(
                     acc, pots["interest_funds"] + pots["principal_funds"], 0
@@ -254,6 +258,8 @@ class Engine:
         self._waterfall(deal.waterfall.interest, active_pots, "interest_funds", normal, False)
         self._sweep_residual(active_pots["interest_funds"])
         active_pots["interest_funds"] = np.zeros(S)
+        # Accounts still holding cash at the end pay the notes before any residual.
+        self._empty_accounts(self.final & normal, active_pots, "principal_funds")
         self._waterfall(deal.waterfall.principal, active_pots, "principal_funds", normal, False)
         self._sweep_residual(active_pots["principal_funds"])
 
@@ -378,10 +384,14 @@ class Engine:
                 excess = np.where(self.trap | self.final, 0.0, excess)
                 pot = f"{account.release_excess}_funds"
                 pots[pot] = pots[pot] + excess
-            # Last period (or called): the account is emptied into the interest funds.
-            emptied = np.where(self.final, self.acct[name], 0.0)
-            pots["interest_funds"] = pots["interest_funds"] + emptied
-            self._account_out(name, excess + emptied)
+            self._account_out(name, excess)
+
+    def _empty_accounts(self, mask: np.ndarray, pots: dict[str, np.ndarray], pot: str) -> None:
+        """Last period (or called): what the accounts still hold joins ``pot``."""
+        for name in self.acct:
+            emptied = np.where(mask, self.acct[name], 0.0)
+            pots[pot] = pots[pot] + emptied
+            self._account_out(name, emptied)
 
     def _account_out(self, name: str, amount: np.ndarray) -> None:
         self.acct[name] = self.acct[name] - amount
