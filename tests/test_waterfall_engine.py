@@ -344,3 +344,28 @@ def test_call_flags_must_match_scenarios():
     deal = deal_of(**SEQ_DEAL, call={"pct": 0.1})
     with pytest.raises(DealError, match="call: 3 flags given for 1 scenarios"):
         run(deal, flows_of([[50.0, 50.0]], [[2.0, 3.0]]), call=[True, True, False])
+
+
+def test_last_period_reserve_pays_notes_before_residual():
+    # Pool 100 pays 50, then 10 and loses 40; notes 90. Period 2: the reserve (10, no
+    # target) is emptied into the principal funds after the interest waterfall: 10 + 10
+    # pays A 10 and B 10, B's last 20 is written down, and the interest waterfall's own
+    # pay_residual step sees none of the reserve.
+    deal = deal_of(
+        tranches=[
+            {"name": "A", "size": 60.0, "coupon": 0.0},
+            {"name": "B", "size": 30.0, "coupon": 0.0},
+            {"name": "R", "kind": "residual"},
+        ],
+        accounts=[{"name": "rsv", "initial": 10.0}],
+        waterfall={
+            "interest": [{"step": "pay_residual"}],
+            "principal": [{"step": "pay_principal", "tranches": ["A", "B"]}],
+        },
+    )
+    result = run(deal, flows_of([[50.0, 10.0]], [[1.0, 1.0]], loss=[[0.0, 40.0]]))
+    b = result.tranches["B"]
+    assert result.accounts["rsv"]["draw"][0].tolist() == pytest.approx([0.0, 10.0])
+    assert b["principal_paid"][0].tolist() == pytest.approx([0.0, 10.0])
+    assert b["writedown"][0].tolist() == pytest.approx([0.0, 20.0])
+    assert result.tranches["R"]["residual_paid"][0].tolist() == pytest.approx([1.0, 1.0])
