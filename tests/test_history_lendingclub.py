@@ -12,9 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from absstruct.analytics.backtest import backtest, parse_month
 from absstruct.analytics.calibrate import fit_curves
 from absstruct.analytics.history import HistorySpec, load_history, vintage_summary, vintage_table
 from absstruct.cli import main
+from absstruct.curves import Assumptions
+from absstruct.projection import project
 from absstruct.tape import load_tape
 
 
@@ -98,7 +101,10 @@ def test_history_cli_writes_tables_fit_and_charts(
     assert {"vintage_summary", "vintage_table", "fitted_curves", "approximations"} <= set(tables)
     fit = tomllib.loads((tmp_path / "fit.toml").read_text())
     assert fit["segment_by"] == "original_term" and set(fit["segments"]) == {"36", "60"}
-    assert fit["segments"]["36"]["default"].count("%") == 36
+    # Vectors run to the longest term (60); the 36-month curve's tail is never reached.
+    assert fit["segments"]["36"]["default"].count("%") == 60
+    assumptions = Assumptions.from_mapping(fit)
+    assert assumptions.basis == "age" and assumptions.segments["60"].severity.endswith("%")
     pngs = sorted(p.name for p in (tmp_path / "charts").glob("*.png"))
     assert pngs == [
         "vintage_cum_gross_default.png",
@@ -132,6 +138,32 @@ def test_backtest_end_to_end(lendingclub_path: Path, raw: pd.DataFrame, tmp_path
     assert np.isfinite(errors["projected_net_loss"]).all()
     assert (errors["projected_net_loss"] > 0).all()
     assert (tmp_path / "charts" / "backtest_net_loss_by_vintage.png").exists()
+
+
+def test_backtest_projects_through_the_engine(tape: pd.DataFrame, raw: pd.DataFrame) -> None:
+    result = backtest(tape, spec=HistorySpec(), train_until=parse_month("2009-12"))
+    later = tape[tape["origination_date"] > "2009-12-31"]
+    rebased = later.assign(
+        current_balance=later["original_balance"], remaining_term=later["original_term"]
+    )
+    direct = project(rebased, result.assumptions)
+    totals = result.totals.set_index("metric")["projected"]
+    engine = {
+        "principal_collected": direct["actual_amortization"] + direct["voluntary_prepayments"],
+        "defaults": direct["new_defaults"],
+        "recoveries": direct["principal_recovery"],
+        "net_loss": direct["principal_loss"],
+    }
+    for metric, values in engine.items():
+        print(f"{metric}: back-test {totals[metric]:,.2f}, direct {values.sum():,.2f}")
+        assert totals[metric] == pytest.approx(float(values.sum()), rel=1e-9), metric
+    # Lifetime principal is conserved: collected + defaulted = original balance.
+    assert totals["principal_collected"] + totals["defaults"] == pytest.approx(
+        raw.loc[raw["vintage"] > "2009-12", "funded_amnt"].sum(), rel=1e-9
+    )
+    # The training loans are all 36-month: the assumptions extend to the 60-month test loans.
+    assert set(later["original_term"]) == {36, 60}
+    assert result.assumptions.default.count("%") == 60
 
 
 @pytest.mark.parametrize(

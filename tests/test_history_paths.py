@@ -1,8 +1,9 @@
-"""Static-pool history: loan paths, validation, curve fitting and the small projection kernel."""
+"""Static-pool history: loan paths, validation, curve fitting, assumptions and the back-test."""
 
 from __future__ import annotations
 
 import datetime as dt
+import tomllib
 
 import numpy as np
 import pandas as pd
@@ -12,11 +13,14 @@ from hypothesis import strategies as st
 
 from absstruct.analytics.backtest import backtest, parse_month
 from absstruct.analytics.calibrate import (
+    FittedCurves,
+    SegmentCurves,
     assumptions_toml,
     extend_curve,
     extrapolate_lifetime,
     fit_curves,
-    project_loans,
+    rebased_tape,
+    to_assumptions,
 )
 from absstruct.analytics.history import (
     HistorySpec,
@@ -27,7 +31,9 @@ from absstruct.analytics.history import (
     vintage_summary,
     vintage_table,
 )
+from absstruct.curves import Assumptions, parse_default, parse_prepay, parse_severity
 from absstruct.errors import TapeError
+from absstruct.projection import project
 
 
 def tape(**overrides: list) -> pd.DataFrame:
@@ -185,22 +191,26 @@ def test_closed_loans_conserve_principal(loans: list[tuple]) -> None:
     assert (paths.scheduled_principal >= -1e-9).all()
 
 
-def test_project_loans_conserves_and_matches_hand_values() -> None:
-    flows = project_loans(
-        original_balance=np.array([1000.0, 500.0]),
-        rate=np.array([0.1, 0.0]),
-        term=np.array([24, 6]),
-        mdr=np.array([[0.01] * 24]),
-        smm=np.array([[0.02] * 3]),  # padded with its last value
-        severity=np.array([0.6]),
-        curve_index=np.array([0, 0]),
+def test_fitted_lifetime_is_the_engine_projection_by_hand() -> None:
+    """Zero-rate 2-month loans, MDR 10% then 10%, no prepayment: SIFMA order by hand."""
+    frame = tape(original_term=[2, 2, 2], last_payment_date=pd.to_datetime(["2020-03-01"] * 3))
+    frame["status"] = "paid_off"
+    frame["principal_received"] = 1200.0
+    history = load_history(frame, HistorySpec())
+    curves = SegmentCurves(
+        segment="all", loans=3, original_balance=3600.0, mdr=(0.1, 0.1), smm=(0, 0), severity=0.5
     )
-    total = flows["defaults"] + flows["scheduled_principal"] + flows["prepayments"]
-    np.testing.assert_allclose(total.sum(axis=1), [1000.0, 500.0], rtol=1e-12)
-    # Month 1 of the zero-rate loan: 5 defaults, 495 x 5/6 left, 2% of that prepaid.
-    assert flows["defaults"][1, 0] == pytest.approx(5.0)
-    assert flows["prepayments"][1, 0] == pytest.approx(495.0 * 5 / 6 * 0.02)
-    np.testing.assert_allclose(flows["net_loss"], flows["defaults"] * 0.6)
+    flows = project(
+        rebased_tape(history), to_assumptions(FittedCurves(by=None, chargeoff_lag=5, pool=curves))
+    )
+    # Month 1: 360 default before amortization, half of the remaining 3,240 is scheduled.
+    # Month 2: 10% of the 1,620 left defaults, the rest is the last instalment.
+    assert flows["new_defaults"][0].tolist() == pytest.approx([360.0, 162.0])
+    assert flows["actual_amortization"][0].tolist() == pytest.approx([1620.0, 1458.0])
+    assert flows["principal_loss"][0].tolist() == pytest.approx([180.0, 81.0])
+    fitted = fit_curves(history)
+    assert fitted.pool.mdr == (0.0, 0.0)
+    assert fitted.pool.lifetime_default_fitted == 0.0
 
 
 def test_fit_recovers_known_curves() -> None:
@@ -238,22 +248,51 @@ def test_fit_recovers_known_curves() -> None:
 def test_extend_curve_and_toml() -> None:
     assert extend_curve((0.1, 0.2), 1).tolist() == [0.1]
     fitted = fit_curves(load_history(tape(grade=["A", "B", "A"]), HistorySpec(by="grade")))
-    text = assumptions_toml(fitted)
-    import tomllib
-
+    assumptions = to_assumptions(fitted)
+    text = assumptions_toml(assumptions, fitted=fitted)
     parsed = tomllib.loads(text)
-    assert parsed["segment_by"] == "grade"
+    # The file is an assumptions table: it reads back to the very Assumptions projected.
+    assert Assumptions.from_mapping(parsed) == assumptions
+    assert parsed["segment_by"] == "grade" and parsed["basis"] == "age" and parsed["lag"] == 0
     assert set(parsed["segments"]) == {"A", "B"}
-    assert parsed["base"]["default"].startswith("MDR [")
-    assert parsed["segments"]["B"]["severity"] == "77.5000%"  # (800 - 180) / 800
-    from absstruct.curves import parse_default, parse_prepay, parse_severity
-
+    assert parsed["default"].startswith("MDR [")
+    assert parsed["segments"]["B"]["severity"] == "77.5%"  # (800 - 180) / 800
     # The assumptions grammar reads every fitted vector back to the fitted values.
-    assert parse_default(parsed["base"]["default"]).values == pytest.approx(
-        fitted.pool.mdr, abs=1e-6
-    )
-    assert parse_prepay(parsed["base"]["prepay"]).values == pytest.approx(fitted.pool.smm, abs=1e-6)
+    assert parse_default(parsed["default"]).values == pytest.approx(fitted.pool.mdr, abs=1e-8)
+    assert parse_prepay(parsed["prepay"]).values == pytest.approx(fitted.pool.smm, abs=1e-8)
     assert parse_severity(parsed["segments"]["B"]["severity"]).values[0] == pytest.approx(0.775)
+    assert "# A: 2 loans; lifetime gross default observed n/a, fitted 0%" in text
+
+
+def test_assumptions_extend_past_the_maturity_month() -> None:
+    curves = SegmentCurves(
+        segment="all",
+        loans=1,
+        original_balance=1.0,
+        mdr=(0.01, 0.03, 0.5),
+        smm=(0.02,) * 3,
+        severity=0.9,
+    )
+    a = to_assumptions(FittedCurves(by=None, chargeoff_lag=5, pool=curves), width=5)
+    assert parse_default(a.default).values == pytest.approx((0.01, 0.03, 0.5, 0.02, 0.02))
+    assert a.segment_by is None and a.segments == {}
+
+
+def test_rebased_tape_refuses_labels_the_engine_would_read_otherwise() -> None:
+    # Whole-number terms read as floats label their segment "12", as the engine does.
+    history = load_history(tape(original_term=[12.0, 12.0, 12.0]), HistorySpec(by="original_term"))
+    assert history.segment.tolist() == ["12", "12", "12"]
+    assert rebased_tape(history)["remaining_term"].tolist() == [12, 12, 12]
+    bad = load_history(tape().assign(original_term=["12", "12", "12"]), HistorySpec())
+    relabelled = type(bad)(
+        **{
+            **bad.__dict__,
+            "segment": np.array(["12.0"] * 3, dtype=object),
+            "spec": HistorySpec(by="original_term"),
+        }
+    )
+    with pytest.raises(TapeError, match="column original_term: segment labels differ"):
+        rebased_tape(relabelled)
 
 
 def test_extrapolation_uses_timing_curve() -> None:
@@ -277,3 +316,50 @@ def test_backtest_small_tape() -> None:
         backtest(tape(), spec=HistorySpec(), train_until=parse_month("2020-06"))
     with pytest.raises(Exception, match="not a month like 2009-12"):
         parse_month("Dec 2009")
+
+
+def test_backtest_equals_a_direct_projection_of_the_rebased_tape() -> None:
+    frame = tape(grade=["A", "B", "A"])
+    frame = pd.concat(
+        [
+            frame,
+            frame.assign(
+                loan_id=["d", "e", "f"],
+                grade=["A", "C", "A"],
+                original_term=[24, 12, 24],
+                origination_date=pd.to_datetime(["2020-03-01"] * 3),
+            ),
+        ],
+        ignore_index=True,
+    )
+    frame.loc[3:, "last_payment_date"] = pd.to_datetime(["2021-03-01", "2020-07-01", "2022-03-01"])
+    result = backtest(frame, spec=HistorySpec(by="grade"), train_until=parse_month("2020-01"))
+    later = frame[frame["origination_date"] > "2020-01-31"]
+    # Re-based by hand: the loans as new, under the assumptions the back-test reports.
+    rebased = later.assign(
+        current_balance=later["original_balance"],
+        remaining_term=later["original_term"],
+        amortization="level_pay",
+    )
+    direct = project(rebased, result.assumptions)
+    engine = {
+        "principal_collected": direct["actual_amortization"] + direct["voluntary_prepayments"],
+        "defaults": direct["new_defaults"],
+        "recoveries": direct["principal_recovery"],
+        "net_loss": direct["principal_loss"],
+    }
+    for metric, values in engine.items():
+        got = float(result.totals.set_index("metric").loc[metric, "projected"])
+        assert got == pytest.approx(float(values.sum()), rel=1e-12, abs=1e-9), metric
+    # Grade C was never in the training vintages: the pool curve, and a warning, stand in.
+    assert result.assumptions.segments.keys() == {"A", "B"}
+    assert [p.rule for p in result.warnings] == ["segment_not_in_training"]
+    # Per group: each (grade, vintage) of 2020-03 alone; C runs on the pool curve.
+    errors = result.errors.set_index(["segment", "vintage"])
+    for grade, loans in (("A", 2), ("C", 1)):
+        one = rebased[(rebased["grade"] == grade) & (rebased["origination_date"] >= "2020-03-01")]
+        alone = project(one, result.assumptions)["new_defaults"].sum()
+        row = errors.loc[(grade, "2020-03")]
+        assert row["loans"] == loans
+        assert row["projected_defaults"] == pytest.approx(alone, rel=1e-12, abs=1e-9), grade
+    assert errors.loc[("C", "2020-03"), "projected_defaults"] > 0

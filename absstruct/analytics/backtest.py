@@ -1,5 +1,12 @@
 """Back-test: fit curves on early vintages, project later vintages from origination, compare.
 
+The later vintages are re-based to origination (:func:`~absstruct.analytics.calibrate.rebased_tape`)
+and projected through :func:`absstruct.projection.project` under the fitted curves as
+:class:`~absstruct.curves.Assumptions` (:func:`~absstruct.analytics.calibrate.to_assumptions`):
+the same assumptions ``--fit-out`` writes.  Each (segment, vintage) group is one engine call;
+the cohort engine aggregates each loan once, so the calls together cost one pass over the
+loans.
+
 Examples
 --------
 >>> parse_month("2009-12")
@@ -15,14 +22,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from absstruct.analytics.calibrate import FittedCurves, extend_curve, fit_curves, project_loans
+from absstruct.analytics.calibrate import FittedCurves, fit_curves, rebased_tape, to_assumptions
 from absstruct.analytics.history import (
     HistorySpec,
     LoanHistory,
     load_history,
     vintage_table,
 )
+from absstruct.curves import Assumptions
 from absstruct.errors import AbsStructError, Problem, TapeError
+from absstruct.projection import project
 
 #: The quantities compared, actual vs projected, over each vintage's life.
 METRICS: tuple[str, ...] = ("principal_collected", "defaults", "recoveries", "net_loss")
@@ -33,6 +42,7 @@ class BacktestResult:
     """Fitted curves, the error table by vintage and the cumulative curves behind it."""
 
     fitted: FittedCurves
+    assumptions: Assumptions  # the fitted curves as projected (and as --fit-out writes them)
     train_until: dt.date
     errors: pd.DataFrame  # one row per test vintage and segment
     totals: pd.DataFrame  # one row per metric over all test vintages
@@ -74,24 +84,29 @@ def _actuals(history: LoanHistory) -> dict[str, np.ndarray]:
     }
 
 
-def _projected(history: LoanHistory, fitted: FittedCurves) -> dict[str, np.ndarray]:
-    options = [fitted.pool, *fitted.segments]
-    labels = [fitted.curves_for(str(s)).segment for s in history.segment]
-    index_of = {c.segment: i for i, c in enumerate(options)}
-    width = max(int(history.term.max(initial=1)), *(len(c.mdr) for c in options))
+#: Engine column behind each projected metric (principal collected = scheduled + prepaid).
+_ENGINE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "principal_collected": ("actual_amortization", "voluntary_prepayments"),
+    "defaults": ("new_defaults",),
+    "recoveries": ("principal_recovery",),
+    "net_loss": ("principal_loss",),
+}
 
-    def stack(name: str) -> np.ndarray:
-        return np.vstack([extend_curve(getattr(c, name), width) for c in options])
 
-    return project_loans(
-        original_balance=history.original_balance,
-        rate=history.rate,
-        term=history.term,
-        mdr=stack("mdr"),
-        smm=stack("smm"),
-        severity=np.array([c.severity for c in options]),
-        curve_index=np.array([index_of[x] for x in labels], dtype=np.int64),
-    )
+def _projected(
+    history: LoanHistory, assumptions: Assumptions, codes: np.ndarray, groups: int, periods: int
+) -> dict[str, np.ndarray]:
+    """Each group's pool flows from origination: metric -> ``(groups, periods)`` array."""
+    tape = rebased_tape(history)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(groups + 1))
+    out = {metric: np.zeros((groups, periods)) for metric in METRICS}
+    for g in range(groups):
+        rows = order[bounds[g] : bounds[g + 1]]
+        flows = project(tape.iloc[rows], assumptions, periods=periods)
+        for metric, columns in _ENGINE_COLUMNS.items():
+            out[metric][g] = sum(flows[c][0] for c in columns)
+    return out
 
 
 def backtest(
@@ -153,20 +168,16 @@ def backtest(
                 )
             )
     actual = _actuals(test)
-    projected = _projected(test, fitted)
-    projected_totals = {
-        "principal_collected": (projected["scheduled_principal"] + projected["prepayments"]).sum(
-            axis=1
-        ),
-        "defaults": projected["defaults"].sum(axis=1),
-        "recoveries": projected["recoveries"].sum(axis=1),
-        "net_loss": projected["net_loss"].sum(axis=1),
-    }
     keys = pd.DataFrame({"segment": test.segment, "vintage": test.vintage})
+    codes = keys.groupby(["segment", "vintage"], sort=True).ngroup().to_numpy(dtype=np.int64)
+    groups = int(codes.max(initial=-1)) + 1
+    periods = int(test.term.max(initial=1))
+    width = max(periods, *(len(c.mdr) for c in (fitted.pool, *fitted.segments)))
+    assumptions = to_assumptions(fitted, width=width)
+    projected = _projected(test, assumptions, codes, groups, periods)
     data = {"loans": np.ones(len(keys)), "original_balance": test.original_balance}
     for metric in METRICS:
         data[f"actual_{metric}"] = actual[metric]
-        data[f"projected_{metric}"] = projected_totals[metric]
     grouped = (
         pd.concat([keys, pd.DataFrame(data)], axis=1)
         .groupby(["segment", "vintage"], sort=True)
@@ -175,6 +186,8 @@ def backtest(
     )
     grouped["loans"] = grouped["loans"].astype(np.int64)
     for metric in METRICS:
+        grouped[f"projected_{metric}"] = projected[metric].sum(axis=1)
+    for metric in METRICS:
         act, proj = grouped[f"actual_{metric}"], grouped[f"projected_{metric}"]
         grouped[f"error_{metric}"] = proj - act
         grouped[f"error_{metric}_pct_of_original"] = (proj - act) / grouped["original_balance"]
@@ -182,7 +195,7 @@ def backtest(
         {
             "metric": list(METRICS),
             "actual": [float(actual[m].sum()) for m in METRICS],
-            "projected": [float(projected_totals[m].sum()) for m in METRICS],
+            "projected": [float(projected[m].sum()) for m in METRICS],
         }
     )
     original = float(test.original_balance.sum())
@@ -190,37 +203,32 @@ def backtest(
     totals["actual_pct_of_original"] = totals["actual"] / original
     totals["projected_pct_of_original"] = totals["projected"] / original
     totals["error_pct_of_original"] = totals["error"] / original
-    rel = grouped["error_net_loss_pct_of_original"].abs()
-    totals["mean_abs_vintage_error_pct"] = np.where(
-        totals["metric"] == "net_loss", float(rel.mean()), np.nan
-    )
-    curves = _curves(test, projected)
+    totals["mean_abs_vintage_error_pct"] = [
+        float(grouped[f"error_{m}_pct_of_original"].abs().mean()) for m in METRICS
+    ]
     return BacktestResult(
         fitted=fitted,
+        assumptions=assumptions,
         train_until=train_until,
         errors=grouped,
         totals=totals,
-        curves=curves,
+        curves=_curves(test, grouped, projected["net_loss"]),
         warnings=tuple(warnings),
     )
 
 
-def _curves(test: LoanHistory, projected: dict[str, np.ndarray]) -> pd.DataFrame:
+def _curves(test: LoanHistory, grouped: pd.DataFrame, net_loss: np.ndarray) -> pd.DataFrame:
     """Cumulative net loss by age, actual vs projected, per test vintage and segment."""
     actual = vintage_table(test)[["segment", "vintage", "age", "original_balance", "cum_net_loss"]]
-    keys = pd.DataFrame({"segment": test.segment, "vintage": test.vintage})
-    codes = keys.groupby(["segment", "vintage"], sort=True).ngroup().to_numpy()
-    uniques = keys.drop_duplicates().sort_values(["segment", "vintage"]).reset_index(drop=True)
-    g, width = len(uniques), projected["net_loss"].shape[1]
-    loss = np.zeros((g, width))
-    np.add.at(loss, codes, projected["net_loss"])
-    original = np.bincount(codes, weights=test.original_balance, minlength=g)
+    g, width = net_loss.shape
     proj = pd.DataFrame(
         {
-            "segment": np.repeat(uniques["segment"].to_numpy(dtype=object), width),
-            "vintage": np.repeat(uniques["vintage"].to_numpy(dtype=object), width),
+            "segment": np.repeat(grouped["segment"].to_numpy(dtype=object), width),
+            "vintage": np.repeat(grouped["vintage"].to_numpy(dtype=object), width),
             "age": np.tile(np.arange(1, width + 1), g),
-            "projected_cum_net_loss": (np.cumsum(loss, axis=1) / original[:, None]).ravel(),
+            "projected_cum_net_loss": (
+                np.cumsum(net_loss, axis=1) / grouped["original_balance"].to_numpy()[:, None]
+            ).ravel(),
         }
     )
     merged = actual.merge(proj, on=["segment", "vintage", "age"], how="left")

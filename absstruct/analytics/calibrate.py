@@ -3,30 +3,34 @@
 :func:`fit_curves` turns a :class:`~absstruct.analytics.history.LoanHistory` into MDR and SMM
 vectors by months on book (balance-weighted over the loans observed at each age), a severity,
 the default timing curve of the seasoned vintages and the lifetime cumulative default rate.
-:func:`project_loans` is the small pure-numpy projection the fit is checked with (SIFMA order:
-defaults on the prior performing balance before scheduled amortization, prepayments after).
-:func:`assumptions_toml` writes the fitted curves in the assumptions-file format.
+:func:`to_assumptions` turns the fitted curves into projection
+:class:`~absstruct.curves.Assumptions`; the fit is checked, and later vintages back-tested, by
+projecting :func:`rebased_tape` (loans at origination) through :func:`absstruct.projection.project`.
+:func:`assumptions_toml` writes those assumptions as a file.
 
 Examples
 --------
->>> import numpy as np
->>> flows = project_loans(
-...     original_balance=np.array([100.0]), rate=np.array([0.0]), term=np.array([2]),
-...     mdr=np.array([[0.1, 0.1]]), smm=np.array([[0.0, 0.0]]), severity=np.array([0.5]),
-...     curve_index=np.array([0]))
->>> flows["defaults"].round(6).tolist(), flows["scheduled_principal"].round(6).tolist()
-([[10.0, 4.5]], [[45.0, 40.5]])
+>>> curves = SegmentCurves(segment="all", loans=1, original_balance=1.0,
+...                        mdr=(0.0, 0.1), smm=(0.0, 0.0), severity=0.5)
+>>> to_assumptions(FittedCurves(by=None, chargeoff_lag=5, pool=curves)).default
+'MDR [0%, 10%]'
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from absstruct.analytics.history import APPROXIMATIONS, LoanHistory, schedule_fraction
+from absstruct.analytics.history import APPROXIMATIONS, LoanHistory
+from absstruct.curves import Assumptions, SegmentAssumptions
+from absstruct.errors import TapeError
+from absstruct.projection import project
 
 #: Ages whose observed performing balance is below this share of the segment's original
 #: balance are too thin to estimate a rate; the curve carries its last reliable value there.
@@ -166,31 +170,27 @@ def _fit_one(history: LoanHistory, mask: np.ndarray, label: str) -> SegmentCurve
     else:
         timing = np.array([])
         observed_lifetime = float("nan")
-    flows = project_loans(
-        original_balance=history.original_balance[mask],
-        rate=history.rate[mask],
-        term=history.term[mask],
-        mdr=mdr[None, :],
-        smm=smm[None, :],
-        severity=np.array([severity]),
-        curve_index=np.zeros(int(mask.sum()), dtype=np.int64),
-    )
-    fitted_lifetime = float(flows["defaults"].sum() / original) if original > 0 else float("nan")
-    if timing.size == 0 and flows["defaults"].sum() > 0:
-        # No seasoned vintage: the fitted curves' own default timing stands in.
-        curve = flows["defaults"].sum(axis=0)
-        timing = curve / curve.sum()
-    return SegmentCurves(
+    curves = SegmentCurves(
         segment=label,
         loans=int(mask.sum()),
         original_balance=original,
         mdr=tuple(float(x) for x in mdr),
         smm=tuple(float(x) for x in smm),
         severity=max(0.0, min(1.0, severity)),
-        timing=tuple(float(x) for x in timing),
         lifetime_default_observed=observed_lifetime,
-        lifetime_default_fitted=fitted_lifetime,
         reliable_ages=reliable_ages,
+    )
+    # The segment's own loans from origination under its curves, through the engine.
+    alone = FittedCurves(by=None, chargeoff_lag=history.spec.chargeoff_lag, pool=curves)
+    defaults = project(rebased_tape(history, mask), to_assumptions(alone))["new_defaults"][0]
+    fitted_lifetime = float(defaults.sum() / original) if original > 0 else float("nan")
+    if timing.size == 0 and defaults.sum() > 0:
+        # No seasoned vintage: the fitted curves' own default timing stands in.
+        timing = defaults / defaults.sum()
+    return dataclasses.replace(
+        curves,
+        timing=tuple(float(x) for x in timing),
+        lifetime_default_fitted=fitted_lifetime,
     )
 
 
@@ -246,116 +246,158 @@ def extend_curve(values: tuple[float, ...] | np.ndarray, width: int) -> np.ndarr
     return np.concatenate([curve, np.full(width - curve.size, tail)])
 
 
-def project_loans(
-    *,
-    original_balance: np.ndarray,
-    rate: np.ndarray,
-    term: np.ndarray,
-    mdr: np.ndarray,
-    smm: np.ndarray,
-    severity: np.ndarray,
-    curve_index: np.ndarray,
-    amortization: np.ndarray | None = None,
-) -> dict[str, np.ndarray]:
-    """Project level-pay loans from origination under curves by age (loans x ages arrays).
+#: Tape columns the projection engine reads; a segment column among them keeps its values.
+_PROJECTION_COLUMNS = (
+    "original_balance",
+    "current_balance",
+    "rate",
+    "original_term",
+    "remaining_term",
+    "amortization",
+)
 
-    ``mdr``/``smm`` are ``(K, A)`` curves (padded with their last value past ``A``),
-    ``severity`` has length K and ``curve_index`` picks each loan's curve.  Recovery lag is
-    zero: loss and recovery are booked in the default month.
+
+def rebased_tape(history: LoanHistory, mask: np.ndarray | None = None) -> pd.DataFrame:
+    """The history's loans as a tape at origination (age 0), ready for the projection engine.
+
+    ``current_balance`` = ``original_balance`` and ``remaining_term`` = ``original_term``; the
+    segment column (``spec.by``) carries the history's segment labels.
+
+    Examples
+    --------
+    >>> from absstruct.analytics.history import HistorySpec, load_history
+    >>> tape = pd.DataFrame({
+    ...     "loan_id": ["1"], "origination_date": pd.to_datetime(["2020-01-01"]),
+    ...     "original_balance": [1000.0], "original_term": [12], "rate": [0.1],
+    ...     "status": ["paid_off"], "last_payment_date": pd.to_datetime(["2020-06-01"]),
+    ...     "principal_received": [1000.0]})
+    >>> rebased_tape(load_history(tape, HistorySpec())).iloc[0].tolist()
+    [1000.0, 1000.0, 0.1, 12, 12, 'level_pay']
     """
-    b0 = np.asarray(original_balance, dtype=float)
-    n = np.asarray(term, dtype=np.int64)
-    width = int(n.max(initial=1))
-    ages = np.arange(0, width + 1)
-    codes = (
-        np.asarray(amortization, dtype=object)
-        if amortization is not None
-        else np.full(b0.shape, "level_pay", dtype=object)
+    rows = np.ones(len(history.original_balance), dtype=bool) if mask is None else mask
+    frame = pd.DataFrame(
+        {
+            "original_balance": history.original_balance[rows],
+            "current_balance": history.original_balance[rows],
+            "rate": history.rate[rows],
+            "original_term": history.term[rows],
+            "remaining_term": history.term[rows],
+            "amortization": history.amortization[rows],
+        }
     )
-    frac = schedule_fraction(codes, rate, n, ages)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(frac[:, :-1] > 0, frac[:, 1:] / frac[:, :-1], 0.0)
-
-    def by_age(curves: np.ndarray) -> np.ndarray:
-        curves = np.asarray(curves, dtype=float)
-        padded = np.pad(curves, ((0, 0), (0, max(0, width - curves.shape[1]))), mode="edge")
-        return padded[:, :width][np.asarray(curve_index)]
-
-    mdr_l, smm_l = by_age(mdr), by_age(smm)
-    sev = np.asarray(severity, dtype=float)[np.asarray(curve_index)]
-    out = {
-        k: np.zeros((len(b0), width))
-        for k in ("performing_balance", "defaults", "scheduled_principal", "prepayments")
-    }
-    perf = b0.copy()
-    for t in range(width):  # periods, never loans
-        alive = t < n
-        new_def = np.where(alive, perf * mdr_l[:, t], 0.0)
-        surviving = perf - new_def
-        after_schedule = surviving * ratio[:, t]
-        prepay = after_schedule * smm_l[:, t]
-        out["defaults"][:, t] = new_def
-        out["scheduled_principal"][:, t] = np.where(alive, surviving - after_schedule, 0.0)
-        out["prepayments"][:, t] = np.where(alive, prepay, 0.0)
-        perf = np.where(alive, after_schedule - prepay, 0.0)
-        out["performing_balance"][:, t] = perf
-    out["net_loss"] = out["defaults"] * sev[:, None]
-    out["recoveries"] = out["defaults"] - out["net_loss"]
-    return out
+    by = history.spec.by
+    if by is not None:
+        labels = history.segment[rows]
+        if by not in frame.columns:
+            frame[by] = labels
+        elif not (frame[by].astype("string").to_numpy(dtype=object) == labels).all():
+            # The engine labels segments by the column's text; both must name the same loans.
+            raise TapeError(
+                f"column {by}: segment labels differ from the projected values; "
+                "segment by a column the projection does not read"
+            )
+    return frame
 
 
 def _percent(value: float) -> str:
-    return f"{100.0 * value:.4f}%"
+    if not math.isfinite(value):
+        return "n/a"
+    text = f"{100.0 * value:.6f}".rstrip("0").rstrip(".")
+    return f"{text}%"
 
 
-def _vector(kind: str, values: tuple[float, ...]) -> str:
-    return f"{kind} [" + ", ".join(_percent(v) for v in values) + "]"
+def _vector(kind: str, values: tuple[float, ...] | np.ndarray) -> str:
+    return f"{kind} [" + ", ".join(_percent(float(v)) for v in values) + "]"
 
 
-def _segment_table(curves: SegmentCurves) -> list[str]:
-    return [
-        f'prepay = "{_vector("SMM", curves.smm)}"',
-        f'default = "{_vector("MDR", curves.mdr)}"',
-        f'severity = "{_percent(curves.severity)}"',
-        f"lag = {curves.recovery_lag}",
-        'curve_index = "age"',
-        f"# loans {curves.loans}; lifetime gross default observed "
-        f"{_percent(curves.lifetime_default_observed)}, fitted "
-        f"{_percent(curves.lifetime_default_fitted)}",
-    ]
+def _curve_strings(curves: SegmentCurves, width: int) -> dict[str, str]:
+    """One segment's curves in the assumptions grammar, extended to ``width`` ages."""
+    return {
+        "prepay": _vector("SMM", extend_curve(curves.smm, width)),
+        "default": _vector("MDR", extend_curve(curves.mdr, width)),
+        "severity": _percent(curves.severity),
+    }
 
 
-def _toml_key(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def to_assumptions(fitted: FittedCurves, *, width: int | None = None) -> Assumptions:
+    """The fitted curves as projection :class:`~absstruct.curves.Assumptions` (by loan age).
 
-
-def assumptions_toml(fitted: FittedCurves, *, generated: dt.date | None = None) -> str:
-    """The fitted curves as an assumptions file (a ``[base]`` table plus one per segment).
-
-    Vectors are indexed by loan age (month 1 first) and padded with their last value.
+    The pool curve is the base case; each fitted segment is an override on ``segment_by``
+    (segments not in the fit follow the base case).  Every vector is extended to ``width``
+    ages (default: the longest fitted curve) with :func:`extend_curve`, so loans longer than
+    the fit never run on the maturity month's rate.  Vectors are written to 1e-8.
 
     Examples
     --------
     >>> curves = SegmentCurves(segment="all", loans=1, original_balance=1.0,
     ...                        mdr=(0.01, 0.02), smm=(0.0, 0.05), severity=0.9)
-    >>> print(assumptions_toml(FittedCurves(by=None, chargeoff_lag=5, pool=curves)).split(
-    ...     "[base]")[1].strip().splitlines()[0])
-    prepay = "SMM [0.0000%, 5.0000%]"
+    >>> a = to_assumptions(FittedCurves(by=None, chargeoff_lag=5, pool=curves))
+    >>> a.prepay, a.default, a.severity, a.basis
+    ('SMM [0%, 5%]', 'MDR [1%, 2%]', '90%', 'age')
     """
-    lines = [
-        "# Assumptions fitted from static-pool history by absstruct history.",
-        f"# Fitted on: {fitted.fitted_on or 'the whole tape'}"
-        + (f"; generated {generated.isoformat()}" if generated else ""),
-        "# Approximations:",
-        *[f"#  - {text}" for text in fitted.approximations],
-        "",
-    ]
-    if fitted.by is not None:
-        lines += [f"segment_by = {_toml_key(fitted.by)}", ""]
-    lines += ["[base]", *_segment_table(fitted.pool), ""]
-    for curves in fitted.segments:
-        lines += [f"[segments.{_toml_key(curves.segment)}]", *_segment_table(curves), ""]
-    return "\n".join(lines)
+    everything = (fitted.pool, *fitted.segments)
+    width = width if width is not None else max(len(c.mdr) for c in everything)
+    return Assumptions(
+        **_curve_strings(fitted.pool, width),
+        lag=fitted.pool.recovery_lag,
+        basis="age",
+        segment_by=fitted.by if fitted.segments else None,
+        segments={
+            c.segment: SegmentAssumptions(**_curve_strings(c, width)) for c in fitted.segments
+        },
+    )
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    # JSON string escapes are valid TOML basic-string escapes.
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def assumptions_toml(
+    assumptions: Assumptions,
+    *,
+    fitted: FittedCurves | None = None,
+    generated: dt.date | None = None,
+) -> str:
+    """An assumptions file: the keys of ``assumptions``, one ``[segments.X]`` table per segment.
+
+    ``Assumptions.from_mapping(tomllib.loads(text))`` reads it back to ``assumptions``; in a
+    deal file the same keys go under ``[pool.assumptions]``.  ``fitted`` adds comments (what
+    the fit used, the approximations, lifetime defaults observed and fitted).
+
+    Examples
+    --------
+    >>> import tomllib
+    >>> a = Assumptions(prepay="SMM [0%, 5%]", default="MDR [1%]", severity="90%")
+    >>> Assumptions.from_mapping(tomllib.loads(assumptions_toml(a))) == a
+    True
+    """
+    lines = ["# Collateral assumptions (absstruct curves grammar; vectors by loan age)."]
+    if fitted is not None:
+        lines += [
+            "# Fitted from static-pool history on: "
+            + (fitted.fitted_on or "the whole tape")
+            + (f"; generated {generated.isoformat()}" if generated else ""),
+            "# Approximations:",
+            *[f"#  - {text}" for text in fitted.approximations],
+            *[
+                f"# {c.segment}: {c.loans} loans; lifetime gross default observed "
+                f"{_percent(c.lifetime_default_observed)}, fitted "
+                f"{_percent(c.lifetime_default_fitted)}"
+                for c in (fitted.pool, *fitted.segments)
+            ],
+        ]
+    data = assumptions.model_dump(exclude_none=True)
+    segments = data.pop("segments", {})
+    lines += ["", *(f"{key} = {_toml_value(value)}" for key, value in data.items())]
+    for label, table in segments.items():
+        lines += ["", f"[segments.{json.dumps(str(label), ensure_ascii=False)}]"]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None]
+    return "\n".join(lines) + "\n"
 
 
 def extrapolate_lifetime(summary: pd.DataFrame, fitted: FittedCurves) -> pd.DataFrame:
@@ -396,5 +438,6 @@ __all__ = [
     "extend_curve",
     "extrapolate_lifetime",
     "fit_curves",
-    "project_loans",
+    "rebased_tape",
+    "to_assumptions",
 ]

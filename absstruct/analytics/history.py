@@ -373,6 +373,7 @@ class LoanHistory:
     original_balance: np.ndarray
     rate: np.ndarray
     term: np.ndarray
+    amortization: np.ndarray  # amortization code per loan (level_pay when the tape has none)
     principal_received: np.ndarray
     defaulted: np.ndarray
     chargeoff: np.ndarray  # charged-off balance (0 unless defaulted and observed)
@@ -462,9 +463,7 @@ def load_history(tape: pd.DataFrame, spec: HistorySpec, *, source: str = "tape")
         2 if spec.vintage == "quarter" else 0
     )
     segment = (
-        tape[spec.by].astype("string").fillna("(missing)").to_numpy(dtype=object)
-        if spec.by is not None
-        else np.full(len(tape), "all", dtype=object)
+        _labels(tape[spec.by]) if spec.by is not None else np.full(len(tape), "all", dtype=object)
     )
     return LoanHistory(
         paths=paths,
@@ -473,6 +472,9 @@ def load_history(tape: pd.DataFrame, spec: HistorySpec, *, source: str = "tape")
         original_balance=b0,
         rate=rate,
         term=term,
+        amortization=amortization
+        if amortization is not None
+        else np.full(len(b0), "level_pay", dtype=object),
         principal_received=np.minimum(received, b0),
         defaulted=defaulted,
         chargeoff=chargeoff,
@@ -483,6 +485,16 @@ def load_history(tape: pd.DataFrame, spec: HistorySpec, *, source: str = "tape")
         spec=spec,
         warnings=tuple(p for p in problems if p.severity == "warning"),
     )
+
+
+def _labels(column: pd.Series) -> np.ndarray:
+    """Segment labels as text; whole numbers read as floats (36.0) are labelled "36"."""
+    if pd.api.types.is_float_dtype(column):
+        values = column.to_numpy(dtype=float)
+        finite = values[np.isfinite(values)]
+        if np.array_equal(finite, np.round(finite)):
+            column = column.astype("Int64")
+    return column.astype("string").fillna("(missing)").to_numpy(dtype=object)
 
 
 def _money(tape: pd.DataFrame, column: str) -> np.ndarray:

@@ -61,12 +61,12 @@ def _wide(table: pd.DataFrame, measure: str) -> pd.DataFrame:
     return wide.reset_index()
 
 
-def _write_fit(fitted, path: str) -> None:
+def _write_fit(assumptions, fitted, path: str) -> None:
     from absstruct.analytics.calibrate import assumptions_toml
     from absstruct.report.atomic import atomic_path
 
     with atomic_path(Path(path)) as tmp:
-        tmp.write_text(assumptions_toml(fitted), encoding="utf-8")
+        tmp.write_text(assumptions_toml(assumptions, fitted=fitted), encoding="utf-8")
     info(f"wrote fitted assumptions to {path}")
 
 
@@ -178,7 +178,9 @@ def history_command(
     if output:
         _write_frames(frames, output, "vintage_table")
     if fit_out:
-        _write_fit(fitted, fit_out)
+        from absstruct.analytics.calibrate import to_assumptions
+
+        _write_fit(to_assumptions(fitted), fitted, fit_out)
     if charts_dir:
         from absstruct.analytics.charts import vintage_charts
 
@@ -267,7 +269,7 @@ def backtest_command(
     if output:
         _write_frames(frames, output, "backtest_errors")
     if fit_out:
-        _write_fit(result.fitted, fit_out)
+        _write_fit(result.assumptions, result.fitted, fit_out)
     if charts_dir:
         from absstruct.analytics.charts import backtest_charts
 
