@@ -142,6 +142,15 @@ def test_csv_jobs(tmp_path: Path) -> None:
         ('[[grid]]\ndeal = "d.toml"\nprepay = []\n', r"grid\[0\]\.prepay: is an empty list"),
         ('[[grid]]\ndeal = "d.toml"\nlag = [1, "x", {a=1}]\n', r"grid\[0\]\.lag"),
         ("[[jobs]]\ndeal = 3\n", r"jobs\[0\]\.deal: 3 must be a file path"),
+        (
+            '[[jobs]]\ndeal = "d.toml"\nprepay = "CPR 120%"\n',
+            r"jobs\[0\]\.prepay: 'CPR 120%' CPR 1.2 is above 100%",
+        ),
+        ('[[jobs]]\ndeal = "d.toml"\nlag = -1\n', r"jobs\[0\]\.lag: -1 "),
+        (
+            '[[grid]]\ndeal = "d.toml"\ndefault = ["CDR 1%", "SDA x"]\n',
+            r"grid\[0\]\.default: 'SDA x'",
+        ),
         ("[job]\n", r"job: is not a section"),
         ("", r"holds no \[\[jobs\]\] or \[\[grid\]\]"),
         ("[[jobs]\n", r"not valid TOML"),

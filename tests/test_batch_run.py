@@ -361,7 +361,8 @@ def test_cli_bad_jobs_file_is_one_readable_error(runner, tmp_path: Path) -> None
     jobs.write_text('[[jobs]]\ndeal = "d.toml"\nprepay = 5\ncolour = 1\n[[jobs]]\n', "utf-8")
     result = runner.invoke(main, ["batch", str(jobs)])
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"error: {jobs}: 2 problems\n")
+    assert result.stderr.startswith(f"error: {jobs}: 3 problems\n")
+    assert "jobs[0].prepay: 5 CPR 5 is above 100%" in result.stderr
     assert "jobs[0].colour: is not a job field" in result.stderr
     assert "jobs[1].deal: is required" in result.stderr
 

@@ -438,6 +438,7 @@ def _price_tranche(
         face = before_face if before_face is not None else np.full(len(index), original)
         kernel_rows: list[int] = []
         targets: list[float] = []
+        given_prices: list[float] = []
         given_yields: list[float] = []
         for position, i in enumerate(members):
             _, job, _ = items[i]
@@ -449,10 +450,12 @@ def _price_tranche(
             kernel_rows.append(position)
             if given is not None and given.measure == "yield":
                 targets.append(np.nan)
+                given_prices.append(np.nan)
                 given_yields.append(given.value)
             else:
                 price = given.value if given is not None else 100.0
                 targets.append(price * face[position] / 100.0)
+                given_prices.append(price)
                 given_yields.append(np.nan)
         if kernel_rows:
             times = np.asarray(year_fraction(settle, dates[keep], convention.day_count), float)
@@ -469,8 +472,10 @@ def _price_tranche(
             wal = wal_kernel(times, principal)
             for j, position in enumerate(kernel_rows):
                 if np.isfinite(rate[j]) and pv[j] > 0:
+                    # A price input is reported as given (the yield reprices it to ~1e-15).
+                    price = given_prices[j] if solve[j] else 100.0 * pv[j] / face[position]
                     out[members[position]] = {
-                        "price": float(100.0 * pv[j] / face[position]),
+                        "price": float(price),
                         "yield": float(rate[j]),
                         "spread": float("nan"),
                         "wal": float(wal[j]),

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import hashlib
 import io
 import itertools
@@ -398,6 +399,10 @@ def _job_from_fields(
         elif isinstance(value, bool) or not isinstance(value, (str, int, float)):
             bad(key, value, "must be an assumption like 'CPR 8%' or a number")
             continue
+        reason = _assumption_problem(key, value)
+        if reason:
+            bad(key, value, reason)
+            continue
         overrides.append((key, value))
     pricing = _pricing_fields(fields, bad)
     settlement = _date_field(fields.get("settlement"), bad)
@@ -419,6 +424,21 @@ def _job_from_fields(
         label=label or (origin or where),
         origin=origin or where,
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _assumption_problem(key: str, value: Scalar) -> str:
+    """Why an override value is not a valid assumption ('' when it is), by the one grammar."""
+    if key == "call":
+        return ""
+    from absstruct.curves import Assumptions
+
+    try:
+        Assumptions.from_mapping({key: value})
+    except AbsStructError as error:
+        reasons = [p.message for p in error.problems] or [str(error)]
+        return "; ".join(reasons)
+    return ""
 
 
 def _path_field(
