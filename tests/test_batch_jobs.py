@@ -300,3 +300,25 @@ def test_plan_groups_by_deal_and_tape_and_chunks(tmp_path: Path) -> None:
     finer = plan_jobs(jobs, chunk_size=100, min_tasks=4)
     assert max(len(t.jobs) for t in finer.tasks) == 6
     assert sum(len(t.jobs) for t in finer.tasks) == 22
+
+
+def test_progress_redraws_in_place_on_a_terminal() -> None:
+    import io
+
+    from absstruct.batch.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    ticks = iter([0.0, 10.0, 20.0])
+    bar = Progress(total=2, stream=stream, clock=lambda: next(ticks), skipped=3)
+    bar.advance(done=1)
+    bar.advance(failed=1)
+    text = stream.getvalue()
+    assert text.startswith("batch: 3 job(s) already have results; skipping them\n")
+    assert (
+        "\r\x1b[2K[############............] 1/2 done, 0 failed, 1 remaining, ETA 0:00:10" in text
+    )
+    assert text.endswith("[########################] 1/2 done, 1 failed, 0 remaining, in 0:00:20\n")

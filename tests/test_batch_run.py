@@ -372,3 +372,58 @@ def test_cli_help(runner) -> None:
     assert result.exit_code == 0
     for option in ("--workers", "--scheduler", "--output", "--resume", "--chunk"):
         assert option in result.output
+
+
+# ------------------------------------------------------------------ spreads, examples
+
+
+def test_spread_inputs_and_z_spreads_on_a_curve(book: Path, tmp_path: Path) -> None:
+    (tmp_path / "curve.csv").write_text("tenor,rate\n0.5,3.9%\n2,4.1%\n5,4.4%\n", "utf-8")
+    deal = (book / "deal.toml").as_posix()
+    jobs = tmp_path / "jobs.toml"
+    jobs.write_text(
+        f'[[jobs]]\ndeal = "{deal}"\ncurve = "curve.csv"\nspread = {{ A = "150bp" }}\n',
+        encoding="utf-8",
+    )
+    first = _by_label(run_jobs(jobs, workers=1), "jobs[0]")
+    assert first.loc["A", "spread"] == pytest.approx(0.015, abs=1e-15)
+    b_spread = float(first.loc["B", "spread"])  # B priced at par: its Z-spread comes out
+    assert 0.0 < b_spread < 0.1
+    # Round trip: pricing B at that Z-spread gives back par, and A's yield is repriced.
+    jobs.write_text(
+        f'[[jobs]]\ndeal = "{deal}"\ncurve = "curve.csv"\n'
+        f"spread = {{ B = {b_spread!r} }}\nprice = {{ A = {float(first.loc['A', 'price'])!r} }}\n",
+        encoding="utf-8",
+    )
+    second = _by_label(run_jobs(jobs, workers=1), "jobs[0]")
+    assert second.loc["B", "price"] == pytest.approx(100.0, abs=1e-8)
+    assert second.loc["A", "yield"] == pytest.approx(first.loc["A", "yield"], abs=1e-12)
+    assert second.loc["A", "spread"] == pytest.approx(0.015, abs=1e-10)
+
+
+def test_spread_without_a_curve_fails_the_job(book: Path, tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text(f"deal,spread\n{book / 'deal.toml'},A=120bp\n", encoding="utf-8")
+    summary = run_jobs(jobs, workers=1)
+    assert summary["status"].tolist() == ["failed"]
+    assert "pricing at a spread needs a curve" in summary["error"].iloc[0]
+
+
+def test_the_example_deals_run_in_one_batch(tmp_path: Path) -> None:
+    from absstruct.deal import load_deal
+    from absstruct.resources import deals_dir
+
+    names = ["us_auto.toml", "cn_consumer_revolving.toml", "mortgage.toml"]
+    deals = [(deals_dir() / name).as_posix() for name in names]
+    jobs = tmp_path / "examples.toml"
+    jobs.write_text(
+        f'[[grid]]\ndeal = {deals!r}\nscenario = ["base", "stress"]\n', encoding="utf-8"
+    )
+    summary = run_jobs(jobs, workers=2)
+    assert (summary["status"] == "ok").all(), summary["error"].unique()
+    for name, path in zip(names, deals, strict=True):
+        tranches = [t.name for t in load_deal(path).tranches]
+        rows = summary[summary["deal"] == path]
+        assert rows["tranche"].tolist() == tranches * 2, name
+        priced = rows[rows["yield"].notna()]
+        assert (priced["wal"] > 0).all() and (priced["price"] == 100.0).all()
