@@ -97,7 +97,8 @@ def _print_text(result: Any) -> None:
         click.echo("")
 
 
-def _output_frame(result: Any) -> pd.DataFrame:
+def _ledger_frame(result: Any) -> pd.DataFrame:
+    """Every scenario's per-period ledgers in one table (a ``scenario`` column first)."""
     frames = []
     for s, name in enumerate(result.scenario_names):
         frame = result.frame(s)
@@ -130,8 +131,17 @@ def _output_frame(result: Any) -> pd.DataFrame:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False),
-    help="Write every period's ledgers (.csv, .parquet, .xlsx or .json).",
+    type=click.Path(),
+    help="Write the run: .xlsx investor workbook or .json result document (first scenario "
+    "in detail, all in the grid), .csv/.parquet every scenario's ledgers by period, or a "
+    "folder (ending in /) with one file per ledger.",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "zh"]),
+    default="en",
+    show_default=True,
+    help="Labels of the workbook (numbers are identical).",
 )
 def command(
     deal_file: str,
@@ -144,6 +154,7 @@ def command(
     call: bool | None,
     as_json: bool,
     output: str | None,
+    lang: str,
 ) -> None:
     """Run DEAL's waterfall over its scenarios and print each tranche's summary.
 
@@ -159,18 +170,25 @@ def command(
     if overrides and scenario_names:
         raise click.UsageError("give --scenario or assumption options (--prepay ...), not both")
     from absstruct.deal import load_deal
-    from absstruct.waterfall import deal_tape, run
+    from absstruct.waterfall import deal_pool, run
 
     deal = load_deal(deal_file)
-    collateral = deal_tape(deal, tape)
+    pool = deal_pool(deal, tape)
+    collateral = pool.eligible
     info(
         f"{deal.name}: {len(collateral)} loans, balance {collateral['current_balance'].sum():,.2f}"
     )
     result = run(deal, collateral, _scenarios(deal, scenario_names, overrides), call=call)
     if output:
-        from absstruct.report.frames import write_frame
+        if output.lower().endswith((".csv", ".parquet")):
+            # Analysts get every scenario's ledgers side by side, one row per period.
+            from absstruct.report.frames import write_frame
 
-        write_frame(_output_frame(result), output)
+            write_frame(_ledger_frame(result), output)
+        else:
+            from absstruct.report import write_result
+
+            write_result(result, output, lang=lang, deal=deal, pool=pool)
         info(f"wrote {output}")
     if as_json:
         echo_json(

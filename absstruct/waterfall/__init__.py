@@ -5,6 +5,6 @@
 """
 
 from absstruct.waterfall.result import Ledger, Result
-from absstruct.waterfall.run import deal_tape, run
+from absstruct.waterfall.run import deal_pool, deal_tape, run
 
-__all__ = ["Ledger", "Result", "deal_tape", "run"]
+__all__ = ["Ledger", "Result", "deal_pool", "deal_tape", "run"]

@@ -64,6 +64,7 @@ from absstruct.waterfall.schedule import build_schedule, period_count
 
 if TYPE_CHECKING:
     from absstruct.deal.model import Deal
+    from absstruct.pool import Pool
 
 # End-of-period balances: a multi-month period keeps the last month's value; flows add up.
 _BALANCES = ("performing_balance", "in_foreclosure")
@@ -243,8 +244,13 @@ def check_rep_lines(deal: Deal) -> None:
         raise DealError.from_problems(problems, source=deal.name)
 
 
-def deal_tape(deal: Deal, path: str | None = None) -> pd.DataFrame:
-    """Read the deal's tape (or ``path``) with its template and cut the eligible pool."""
+def deal_pool(deal: Deal, path: str | None = None) -> Pool:
+    """Read the deal's tape (or ``path``) with its template and cut the pool.
+
+    The pool carries the eligible loans, the exclusion report, the summary and the strats;
+    a deal without eligibility or concentration criteria keeps every loan.
+    """
+    from absstruct.pool import PoolCriteria, select_pool
     from absstruct.tape.ingest import load_tape
 
     source = path or deal.pool.tape
@@ -257,11 +263,12 @@ def deal_tape(deal: Deal, path: str | None = None) -> pd.DataFrame:
         encoding=deal.pool.encoding,
         sheet=None if deal.pool.sheet is None else str(deal.pool.sheet),
     )
-    if deal.pool.criteria is not None:
-        from absstruct.pool import select_pool
+    return select_pool(tape, deal.pool.criteria or PoolCriteria())
 
-        tape = select_pool(tape, deal.pool.criteria).eligible
-    return tape
+
+def deal_tape(deal: Deal, path: str | None = None) -> pd.DataFrame:
+    """The eligible loans of the deal's pool (see :func:`deal_pool`)."""
+    return deal_pool(deal, path).eligible
 
 
 def run(
