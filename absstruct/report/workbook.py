@@ -269,7 +269,8 @@ def investor_sheets(data: ReportData, lang: str = "en") -> list[Sheet]:
             kind="line",
             table="cumulative_loss",
             x=lab("period"),
-            y=tuple(lab(c) if c == "cumulative_loss_pct" else c for c in cum_loss.columns[2:]),
+            # The series are the table's own (localised) headers: trigger names included.
+            y=tuple(str(c) for c in _localize(cum_loss, lang)[0].columns[2:]),
             title=lab("chart.cum_loss"),
             x_title=lab("period"),
             y_kind="percent",
