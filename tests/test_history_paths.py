@@ -363,3 +363,29 @@ def test_backtest_equals_a_direct_projection_of_the_rebased_tape() -> None:
         assert row["loans"] == loans
         assert row["projected_defaults"] == pytest.approx(alone, rel=1e-12, abs=1e-9), grade
     assert errors.loc[("C", "2020-03"), "projected_defaults"] > 0
+
+
+def test_smm_counts_defaulting_loans_as_the_engine_does() -> None:
+    """Age 3: loan a prepays its 900, loan b defaults 900 (charge-off lag 0) from 2,000."""
+    frame = tape(
+        last_payment_date=pd.to_datetime(["2020-04-01", "2020-04-01", "2021-02-01"]),
+        principal_received=[1200.0, 300.0, 1200.0],
+    )
+    history = load_history(frame, HistorySpec(chargeoff_lag=0))
+    jan = vintage_table(history).set_index(["vintage", "age"]).loc["2020-01"]
+    # SIFMA: VOL = PERF(i-1) x SCH(i)/SCH(i-1) x SMM = 2,000 x 0.9 x SMM = 900.
+    assert jan.loc[3, "mdr"] == pytest.approx(900.0 / 2000.0)
+    assert jan.loc[3, "smm"] == pytest.approx(900.0 / (2000.0 * 0.9))
+    curves = SegmentCurves(
+        segment="all",
+        loans=2,
+        original_balance=2400.0,
+        mdr=(0.0, 0.0, jan.loc[3, "mdr"]),
+        smm=(0.0, 0.0, jan.loc[3, "smm"]),
+        severity=1.0,
+    )
+    a = to_assumptions(FittedCurves(by=None, chargeoff_lag=0, pool=curves), width=12)
+    jan_loans = rebased_tape(history, history.vintage == "2020-01")
+    flows = project(jan_loans, a)
+    assert flows["voluntary_prepayments"][0, 2] == pytest.approx(900.0)
+    assert flows["new_defaults"][0, 2] == pytest.approx(900.0)

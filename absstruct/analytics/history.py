@@ -50,8 +50,14 @@ APPROXIMATIONS: tuple[str, ...] = (
     "- recovery fees, booked in the default month (the tape carries no recovery dates); "
     "severity = (charged-off balance - net recoveries) / charged-off balance.",
     "MDR(age) = defaults at age / performing balance at the start of the age; SMM(age) = "
-    "prepayments / (performing balance after scheduled principal) of loans not defaulting; "
-    "both balance-weighted over the loans observed at that age.",
+    "prepayments / (performing balance at the start of the age less scheduled principal), "
+    "loans defaulting at that age included, as the projection applies them (SIFMA: defaults "
+    "on the prior balance, VOL = PERF(i-1) x SCH(i)/SCH(i-1) x SMM); both balance-weighted "
+    "over the loans observed at that age.",
+    "Back-test: later vintages are projected from origination by the projection engine under "
+    "the fitted curves (vectors by loan age, recovery lag 0: recoveries in the default month, "
+    "no servicer advances); loans longer than any fitted loan run on the fitted curve, then on "
+    "the mean of its 12 ages before the last fitted age.",
 )
 
 HISTORY_COLUMNS: tuple[str, ...] = (
@@ -194,7 +200,8 @@ def reconstruct_paths(
     start_balance = np.where(observed, b0[:, None] - cum[:, :-1], 0.0)
     at_default = (age_grid == event[:, None]) & (defaulted & closed_in_window)[:, None]
     defaults = np.where(at_default, (b0 - paid)[:, None], 0.0)
-    prepay_base = np.where(observed & ~at_default, start_balance - scheduled, 0.0)
+    # SIFMA applies SMM to the prior balance of every loan, those defaulting this month too.
+    prepay_base = np.where(observed, start_balance - scheduled, 0.0)
     return LoanPaths(
         start_balance=start_balance,
         scheduled_principal=scheduled,
