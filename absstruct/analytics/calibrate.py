@@ -271,8 +271,9 @@ def rebased_tape(history: LoanHistory, mask: np.ndarray | None = None) -> pd.Dat
     ...     "original_balance": [1000.0], "original_term": [12], "rate": [0.1],
     ...     "status": ["paid_off"], "last_payment_date": pd.to_datetime(["2020-06-01"]),
     ...     "principal_received": [1000.0]})
-    >>> rebased_tape(load_history(tape, HistorySpec())).iloc[0].tolist()
-    [1000.0, 1000.0, 0.1, 12, 12, 'level_pay']
+    >>> row = rebased_tape(load_history(tape, HistorySpec())).to_dict(orient="records")[0]
+    >>> row["current_balance"], row["remaining_term"], row["amortization"]
+    (1000.0, 12, 'level_pay')
     """
     rows = np.ones(len(history.original_balance), dtype=bool) if mask is None else mask
     frame = pd.DataFrame(
