@@ -21,6 +21,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 # command name -> ("module:attribute", one-line help); each module owns its command.
 # The help text lives here too so that ``absstruct -h`` imports no command module.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("absstruct.cli.demo:command", "Run a bundled example deal end to end."),
     "batch": ("absstruct.cli.batch:command", "Run many jobs locally or on a Dask cluster."),
     "pool": ("absstruct.cli.pool:pool_command", "Select a deal's pool and stratify it."),
     "price": ("absstruct.cli.price:command", "Price cash flows: yield, WAL, duration, spreads."),
@@ -29,6 +30,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tape": ("absstruct.cli.tape:tape", "Check, convert or synthesise a loan tape."),
     "project": ("absstruct.cli.project:command", "Project collateral cash flows of a tape."),
     "run": ("absstruct.cli.run:command", "Run a deal's waterfall: tranche summary, triggers."),
+    "grid": ("absstruct.cli.grid:command", "Run a deal over a grid of scenarios in one pass."),
+    "breakeven": ("absstruct.cli.breakeven:command", "Breakeven default level of a tranche."),
+    "size": ("absstruct.cli.size:command", "Size tranches to survive stress multiples."),
 }
 
 
