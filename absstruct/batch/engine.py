@@ -258,9 +258,9 @@ def execute_group(task: Task) -> list[JobOutcome]:
         except Exception as error:
             outcomes[key] = JobOutcome.failure(key, job, describe_error(error))
     jobs = dict(task.jobs)
-    for keys, result, error in _run_isolating_failures(inputs, list(scenarios), scenarios):
-        if error is not None:
-            message = describe_error(error)
+    for keys, result, run_error in _run_isolating_failures(inputs, list(scenarios), scenarios):
+        if run_error is not None:
+            message = describe_error(run_error)
             outcomes.update({key: JobOutcome.failure(key, jobs[key], message) for key in keys})
             continue
         items = [(key, jobs[key], row) for row, key in enumerate(keys)]
@@ -521,6 +521,8 @@ def _tranche_price_one(
             )
         else:
             if given is not None and given.measure == "spread":
+                if curve is None:  # checked per job before pricing; kept for the type checker
+                    raise PricingError("spread: pricing at a spread needs a curve")
                 spread = given.value
                 price = price_from_z_spread(
                     flows,

@@ -161,7 +161,7 @@ def run_jobs(
         one row with ``status == "failed"`` and its ``error`` message.
     """
     if not isinstance(jobs, Sequence) or isinstance(jobs, str):
-        jobs = load_jobs(jobs)
+        jobs = load_jobs(Path(jobs))
     # Every job needs a distinct origin: the summary and messages name jobs by it.
     jobs = [
         job if job.origin else replace(job, origin=f"jobs[{i}]", label=job.label or f"jobs[{i}]")

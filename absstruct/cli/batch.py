@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -100,7 +101,7 @@ def command(
         sys.exit(1)
 
 
-def _connect(address: str) -> object:
+def _connect(address: str) -> Any:
     """A ``distributed.Client`` to an existing scheduler, with a readable error when unreachable."""
     from distributed import Client
 
