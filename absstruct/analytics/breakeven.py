@@ -147,7 +147,7 @@ class _Axis:
             else:
                 balance = tape["current_balance"].to_numpy(dtype=float)
                 remaining = tape["remaining_term"].to_numpy(dtype=float)
-                months = max(int(round(float(np.sum(balance * remaining) / np.sum(balance)))), 1)
+                months = max(round(float(np.sum(balance * remaining) / np.sum(balance))), 1)
                 self.timing = f"over {months}"
 
     def default(self, level: float) -> str:

@@ -411,6 +411,7 @@ def tranche_metrics(
         loss = np.maximum(face - principal.sum(axis=1), 0.0)
         loss = np.where(loss > LOSS_TOLERANCE, loss, 0.0)
         shortfall = np.asarray(ledger["interest_shortfall"], float)
+        shortfall = np.where(shortfall > LOSS_TOLERANCE, shortfall, 0.0)
         frame: dict[str, Any] = {
             "scenario": list(result.scenario_names),
             "tranche": name,
