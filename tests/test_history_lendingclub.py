@@ -119,7 +119,7 @@ def test_backtest_end_to_end(lendingclub_path: Path, raw: pd.DataFrame, tmp_path
     out = tmp_path / "backtest.xlsx"
     command = [sys.executable, "-m", "absstruct", "backtest", str(lendingclub_path)]
     command += ["--template", "lendingclub", "--train-until", "2009-12", "-o", str(out)]
-    command += ["--charts", str(tmp_path / "charts")]
+    command += ["--charts", str(tmp_path / "charts"), "--fit-out", str(tmp_path / "fit.toml")]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
@@ -138,6 +138,9 @@ def test_backtest_end_to_end(lendingclub_path: Path, raw: pd.DataFrame, tmp_path
     assert np.isfinite(errors["projected_net_loss"]).all()
     assert (errors["projected_net_loss"] > 0).all()
     assert (tmp_path / "charts" / "backtest_net_loss_by_vintage.png").exists()
+    # The assumptions the back-test projected with, as a file the engine reads back.
+    fit = Assumptions.from_mapping(tomllib.loads((tmp_path / "fit.toml").read_text()))
+    assert fit.default.count("%") == 60 and fit.segments == {} and fit.basis == "age"
 
 
 def test_backtest_projects_through_the_engine(tape: pd.DataFrame, raw: pd.DataFrame) -> None:

@@ -290,11 +290,14 @@ def backtest_command(
         f"fitted on loans originated up to {until:%Y-%m}; projected {test_loans} later loans "
         "from origination"
     )
-    click.echo(f"{'metric':<20} {'actual':>16} {'projected':>16} {'error':>9}  (% of original)")
+    click.echo(
+        f"{'metric':<20} {'actual':>16} {'projected':>16} {'error':>9} {'mean |vintage|':>14}"
+        "  (% of original)"
+    )
     for row in result.totals.itertuples(index=False):
         click.echo(
             f"{row.metric:<20} {row.actual:>16,.0f} {row.projected:>16,.0f} "
-            f"{_pct(row.error_pct_of_original):>9}  "
+            f"{_pct(row.error_pct_of_original):>9} {_pct(row.mean_abs_vintage_error_pct):>14}  "
             f"({_pct(row.actual_pct_of_original).strip()} vs "
             f"{_pct(row.projected_pct_of_original).strip()})"
         )
