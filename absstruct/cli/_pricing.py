@@ -147,3 +147,19 @@ def echo_metrics(table: pd.DataFrame) -> None:
     if len(residual):
         notes.append(f"residual IRR {residual.iloc[0]}")
     click.echo("conventions: " + "; ".join(notes))
+
+
+def pricing_table(result: Any, deal: Any, pricing: dict[str, Any]) -> pd.DataFrame | None:
+    """The metrics table for ``run``'s pricing options, or None when none was given."""
+    if not any(pricing.get(key) for key in PRICING_KEYS):
+        return None
+    from absstruct.analytics.metrics import tranche_metrics
+
+    quotes = quotes_from_options(
+        pricing.get("price_text"),
+        pricing.get("yield_text"),
+        pricing.get("spread_text"),
+        pricing.get("curve"),
+    )
+    settlement = settlement_option(pricing.get("settle"))
+    return tranche_metrics(result, deal, settlement=settlement, quotes=quotes)

@@ -9,6 +9,7 @@ import click
 import pandas as pd
 
 from absstruct.cli._common import echo_json, info
+from absstruct.cli._pricing import echo_metrics, pricing_options, pricing_table, records
 
 _ASSUMPTION_OPTIONS = ("prepay", "default", "severity", "lag")
 
@@ -143,6 +144,7 @@ def _ledger_frame(result: Any) -> pd.DataFrame:
     show_default=True,
     help="Labels of the workbook (numbers are identical).",
 )
+@pricing_options  # analytics: --price/--yield/--spread/--curve/--settle -> metrics table
 def command(
     deal_file: str,
     tape: str | None,
@@ -155,6 +157,7 @@ def command(
     as_json: bool,
     output: str | None,
     lang: str,
+    **pricing: Any,
 ) -> None:
     """Run DEAL's waterfall over its scenarios and print each tranche's summary.
 
@@ -179,6 +182,7 @@ def command(
         f"{deal.name}: {len(collateral)} loans, balance {collateral['current_balance'].sum():,.2f}"
     )
     result = run(deal, collateral, _scenarios(deal, scenario_names, overrides), call=call)
+    priced = pricing_table(result, deal, pricing)  # None unless a pricing option is given
     if output:
         if output.lower().endswith((".csv", ".parquet")):
             # Analysts get every scenario's ledgers side by side, one row per period.
@@ -196,7 +200,10 @@ def command(
                 "deal": result.deal_name,
                 "currency": result.currency,
                 "scenarios": _summary_payload(result),
+                **({} if priced is None else {"pricing": records(priced)}),
             }
         )
     else:
         _print_text(result)
+        if priced is not None:
+            echo_metrics(priced)
