@@ -191,6 +191,8 @@ def read_scenario_file(path: str | Path, deal: Deal) -> dict[str, Assumptions]:
     from absstruct.deal.scenarios import assumptions_from_table
 
     path = Path(path)
+    if path.suffix.lower() not in (".toml", ".csv"):
+        raise AssumptionError(f"{path.name}: a scenario file must be .toml or .csv")
     base = dict(deal.pool.assumptions)
     text = path.read_text(encoding="utf-8-sig")
     tables: dict[str, dict[str, Any]] = {}
