@@ -50,8 +50,8 @@ import numpy as np
 import pandas as pd
 
 from absstruct.errors import AbsStructError
-from absstruct.report.data import LEDGER_KEYS, ReportData
 from absstruct.report.atomic import atomic_path
+from absstruct.report.data import LEDGER_KEYS, ReportData
 
 SCHEMA_VERSION = 1
 TIDY_COLUMNS: tuple[str, ...] = ("ledger", "name", "period", "date", "measure", "value")

@@ -45,7 +45,18 @@ import pandas as pd
 
 from absstruct.errors import AbsStructError
 from absstruct.report.atomic import atomic_path
-from absstruct.report.sheetxml import sheet_data_xml, splice
+from absstruct.report.sheetxml import (
+    LETTERS,
+    float_cells,
+    int_cells,
+    row_numbers,
+    row_xml,
+    rows_xml,
+    serial_cells,
+    text_cells,
+    value_cells,
+    write_package,
+)
 
 # Number formats by column kind; one place so every sheet formats a kind alike.
 NUMBER_FORMATS: dict[str, str] = {
@@ -210,6 +221,8 @@ class _Placed:
 
 
 def _display_width(text: str) -> int:
+    if text.isascii():
+        return len(text)
     # East Asian wide characters take two columns in a spreadsheet cell.
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
@@ -278,6 +291,48 @@ def _column_values(series: pd.Series) -> list[Any]:
     if pd.api.types.is_datetime64_any_dtype(series):
         return [None if pd.isna(v) else v.to_pydatetime() for v in series]
     return [_plain(v) for v in series.tolist()]
+
+
+def _column_cells(series: pd.Series, letter: str, numbers: list[str], style: int) -> list[str]:
+    """The ``<c>`` elements of a table column, rendered for the whole column at once.
+
+    Writes what :func:`_column_values` reads: floats (non-finite ones empty), integers,
+    dates as serial days, text as inline strings, anything else value by value.
+    """
+    if pd.api.types.is_float_dtype(series) and not isinstance(series.dtype, pd.ArrowDtype):
+        return float_cells(series.to_numpy(dtype=float, na_value=np.nan), letter, numbers, style)
+    if pd.api.types.is_integer_dtype(series) and not series.isna().any():
+        return int_cells(series.to_numpy(dtype=np.int64), letter, numbers, style)
+    if pd.api.types.is_datetime64_any_dtype(series):
+        if getattr(series.dt, "tz", None) is not None:
+            series = series.dt.tz_localize(None)  # wall-clock time, as the cell shows it
+        return serial_cells(series.to_numpy(), letter, numbers, style)
+    values = series.to_numpy(dtype=object, copy=True)
+    missing = series.isna().to_numpy(dtype=bool)
+    if all(isinstance(v, str) for v in values[~missing]):
+        values[missing] = None
+        return text_cells(values, letter, numbers, style)
+    return value_cells([_plain(v) for v in series.tolist()], letter, numbers, style)
+
+
+def _first_control_character(frame: pd.DataFrame) -> tuple[int, str] | None:
+    """(row offset, value) of the first text a workbook cannot store, in reading order."""
+    found: list[tuple[int, int, str]] = []
+    for col in range(frame.shape[1]):
+        series = frame.iloc[:, col]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
+            continue
+        values = series.tolist()
+        texts = [v for v in values if isinstance(v, str)]
+        # One search over the joined column; look value by value only after a hit.
+        if not texts or not _ILLEGAL_XML.search("".join(texts)):
+            continue
+        row = next(i for i, v in enumerate(values) if isinstance(v, str) and _ILLEGAL_XML.search(v))
+        found.append((row, col, values[row]))
+    if not found:
+        return None
+    row, _col, value = min(found)
+    return row, value
 
 
 def _format_sample(value: Any, kind: str) -> str:
@@ -355,7 +410,7 @@ class _SheetWriter:
         self.widths: dict[int, int] = {}
         self.heights: dict[int, float] = {}
         self.placed: dict[str, _Placed] = {}
-        self.rows: list[list[tuple[Any, Any]]] = []
+        self.parts: list[str] = []  # the sheet's <row> elements, in order
         self.sheet_data = ""
         self._styles: dict[tuple[str, bool, bool], Any] = {}
 
@@ -409,10 +464,16 @@ class _SheetWriter:
         if width > self.widths.get(col, 0):
             self.widths[col] = width
 
+    def _style_id(self, style: Any) -> int:
+        """The workbook's id for a cell style (registered on first use)."""
+        return int(self.book._cell_styles.add(style))
+
     def _emit(self, cells: list[Any]) -> None:
-        """Queue a row of openpyxl cells as (value, style) pairs."""
-        self.rows.append([(cell._value, cell._style) for cell in cells])
+        """Write a row of openpyxl cells (titles, notes, headers, key-value lines)."""
         self.row += 1
+        if cells:
+            values = [(cell._value, self._style_id(cell._style), "") for cell in cells]
+            self.parts.append(row_xml(self.row, values, self.heights.get(self.row)))
 
     # blocks ------------------------------------------------------------------------------
     def note(self, block: Note) -> None:
@@ -458,11 +519,11 @@ class _SheetWriter:
         labels = [str(c) for c in frame.columns]
         kinds = column_kinds(block)
         header_row = self.row + 1
-        self._emit([self._header_cell(label) for label in labels])
         longest = max((_display_width(label) for label in labels), default=0)
         if longest > HEADER_WRAP:
             # Viewers do not all grow a row for wrapped text: give the header two lines.
             self.heights[header_row] = HEADER_TWO_LINES
+        self._emit([self._header_cell(label) for label in labels])
         for col, label in enumerate(labels, start=1):
             # Long headers wrap onto two lines rather than widen the column.
             self._widen(col, label, cap=HEADER_WRAP)
@@ -470,23 +531,26 @@ class _SheetWriter:
             self._emit([self._cell("—", "text")])
             self.placed[block.name] = _Placed(self.sheet.title, header_row, 1, frame)
             return
-        columns = [_column_values(frame[c]) for c in frame.columns]
         styles = [self._proto(k) for k in kinds]
-        for col, (values, kind) in enumerate(zip(columns, kinds, strict=True), start=1):
-            step = max(1, len(values) // 50)
-            for value in values[::step]:
+        step = max(1, len(frame) // 50)
+        for col, kind in enumerate(kinds, start=1):
+            # Widths from a sample of about 50 values a column.
+            for value in _column_values(frame.iloc[::step, col - 1]):
                 self._widen(col, _format_sample(value, kind))
-        rows = self.rows
-        for values in zip(*columns, strict=True):
-            for value in values:
-                if isinstance(value, str) and _ILLEGAL_XML.search(value):
-                    raise AbsStructError(
-                        f"sheet {self.sheet.title!r}, row {self.row + 1}: {value!r} holds a "
-                        "control character a workbook cannot store"
-                    )
-            # Strings are written as inline strings: data, never a formula.
-            rows.append(list(zip(values, styles, strict=True)))
-            self.row += 1
+        bad = _first_control_character(frame)
+        if bad is not None:
+            raise AbsStructError(
+                f"sheet {self.sheet.title!r}, row {self.row + 1 + bad[0]}: {bad[1]!r} holds a "
+                "control character a workbook cannot store"
+            )
+        # Whole columns at once; strings are inline strings: data, never a formula.
+        numbers = row_numbers(self.row + 1, len(frame))
+        columns = [
+            _column_cells(frame.iloc[:, j], LETTERS[j], numbers, self._style_id(style))
+            for j, style in enumerate(styles)
+        ]
+        self.parts.append(rows_xml(numbers, columns))
+        self.row += len(frame)
         ws = self.ws
         last_row = self.row
         ref = f"A{header_row}:{get_column_letter(len(labels))}{last_row}"
@@ -550,20 +614,8 @@ class _SheetWriter:
         ws.page_setup.fitToHeight = 0
         ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
         ws.print_options.gridLines = False
-        # Rows share a few style objects: look them up by identity, register each once.
-        style_ids: dict[int, int] = {}
-        registry = self.book._cell_styles
-        rows = []
-        for cells in self.rows:
-            out = []
-            for value, style in cells:
-                sid = style_ids.get(id(style))
-                if sid is None:
-                    sid = style_ids[id(style)] = registry.add(style)
-                out.append((value, sid, ""))
-            rows.append(out)
-        # openpyxl writes the sheet around an empty sheetData; the rows go in after saving.
-        self.sheet_data = sheet_data_xml(rows, self.heights)
+        # openpyxl writes the sheet around an empty sheetData; the rows go in when saving.
+        self.sheet_data = "<sheetData>" + "".join(self.parts) + "</sheetData>"
 
 
 def _chart(chart: Chart, placed: _Placed, ws_of: Mapping[str, Any]) -> Any:
@@ -658,8 +710,7 @@ def write_xlsx(sheets: Sequence[Sheet], path: str | os.PathLike[str]) -> None:
             writer.ws.add_chart(obj, f"{get_column_letter(col)}{row}")
         writer.finish()
     with atomic_path(path) as tmp:
-        book.save(tmp)
-        splice(tmp, {index: w.sheet_data for index, w in enumerate(writers, start=1)})
+        write_package(book, tmp, {index: w.sheet_data for index, w in enumerate(writers, start=1)})
 
 
 def table_ranges(path: str | os.PathLike[str]) -> dict[str, tuple[str, str]]:

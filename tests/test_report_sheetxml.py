@@ -1,0 +1,234 @@
+"""Column-at-a-time cell rendering: the same SpreadsheetML as the cell-by-cell writer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zipfile
+from pathlib import Path
+from xml.etree import ElementTree
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from openpyxl import load_workbook
+
+from absstruct.errors import AbsStructError
+from absstruct.report.sheetxml import (
+    cell_xml,
+    float_cells,
+    row_numbers,
+    rows_xml,
+    serial_cells,
+    text_cells,
+)
+from absstruct.report.xlsx import Sheet, Table, _column_cells, _column_values, write_xlsx
+
+AWKWARD_FLOATS = [
+    0.1 + 0.2,
+    -0.0,
+    0.0,
+    5e-324,
+    1e-300,
+    1.7976931348623157e308,
+    123456789.125,
+    1e16,
+    1e-5,
+    -2.5,
+    6169041.841546878,
+]
+
+
+def _reference(series: pd.Series, letter: str, first: int, style: int) -> list[str]:
+    """The cell-by-cell rendering: plain values one at a time through ``cell_xml``."""
+    return [
+        cell_xml(f"{letter}{first + i}", value, style)
+        for i, value in enumerate(_column_values(series))
+    ]
+
+
+def _check(series: pd.Series, style: int, first: int = 5) -> None:
+    got = _column_cells(series, "C", row_numbers(first, len(series)), style)
+    expected = _reference(series, "C", first, style)
+    for i, (g, e) in enumerate(zip(got, expected, strict=True)):
+        assert g == e, f"row {i}: expected {e!r}, rendered {g!r} (value {series.iloc[i]!r})"
+
+
+finite_or_not = st.floats(allow_nan=True, allow_infinity=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.one_of(finite_or_not, st.sampled_from(AWKWARD_FLOATS)), max_size=40),
+    style=st.sampled_from([0, 3]),
+)
+def test_float_columns_render_like_single_cells(values: list[float], style: int) -> None:
+    _check(pd.Series(values, dtype=float), style)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[0.0, -0.0, 0.0], [-0.0, 0.0], [1.0, 1.0, np.nan, 1.0], AWKWARD_FLOATS, []],
+    ids=["zero-then-negative-zero", "negative-zero-first", "repeats-and-nan", "awkward", "empty"],
+)
+def test_float_columns_keep_every_sign_and_repeat(values: list[float]) -> None:
+    _check(pd.Series(values, dtype=float), 0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.lists(st.integers(-(2**62), 2**62), max_size=30), style=st.sampled_from([0, 7]))
+def test_integer_columns_render_like_single_cells(values: list[int], style: int) -> None:
+    _check(pd.Series(values, dtype="int64"), style)
+
+
+moments = st.datetimes(min_value=dt.datetime(1900, 3, 1), max_value=dt.datetime(2200, 1, 1))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    values=st.lists(st.one_of(moments, st.none()), max_size=30),
+    midnight=st.booleans(),
+    tz=st.sampled_from([None, "UTC", "Asia/Shanghai"]),
+)
+def test_date_columns_render_as_serial_days_like_single_cells(
+    values: list[dt.datetime | None], midnight: bool, tz: str | None
+) -> None:
+    if midnight:
+        values = [v.replace(hour=0, minute=0, second=0, microsecond=0) if v else v for v in values]
+    series = pd.Series(pd.to_datetime(values), dtype="datetime64[ns]")
+    if tz:
+        series = series.dt.tz_localize(tz)
+    _check(series, 4)
+
+
+texts = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(texts, st.sampled_from([" lead", "trail ", "a<b&c>d", "=1+1", "优先A档"])),
+        max_size=30,
+    ),
+    holes=st.lists(st.integers(0, 29), max_size=5),
+    dtype=st.sampled_from(["str", "object"]),
+    style=st.sampled_from([0, 2]),
+)
+def test_text_columns_render_as_inline_strings_like_single_cells(
+    values: list[str], holes: list[int], dtype: str, style: int
+) -> None:
+    series = pd.Series(values, dtype=dtype)
+    for hole in holes:
+        if hole < len(series):
+            series.iloc[hole] = None
+    _check(series, style)
+
+
+@pytest.mark.parametrize(
+    "series",
+    [
+        pd.Series([1, "x", 2.5, None, dt.date(2025, 1, 1), True, np.float64(3.25)], dtype=object),
+        pd.Series([True, False, True]),
+        pd.Series([1, None, 3], dtype="Int64"),
+        pd.Series([1.5, None], dtype="double[pyarrow]"),
+        pd.Series([dt.date(2025, 1, 31), None], dtype=object),
+    ],
+    ids=["mixed", "bool", "nullable-int", "arrow-float", "python-dates"],
+)
+@pytest.mark.parametrize("style", [0, 6])
+def test_other_columns_render_value_by_value(series: pd.Series, style: int) -> None:
+    _check(series, style)
+
+
+@pytest.mark.parametrize(
+    ("renderer", "values", "expected"),
+    [
+        (
+            float_cells,
+            np.array([np.inf, 1.0]),
+            ['<c r="A1" s="2"/>', '<c r="A2" s="2"><v>1.0</v></c>'],
+        ),
+        (float_cells, np.array([np.nan]), ['<c r="A1" s="2"/>']),
+        (
+            text_cells,
+            np.array(["a&b", "a&b"], dtype=object),
+            [
+                '<c r="A1" s="2" t="inlineStr"><is><t>a&amp;b</t></is></c>',
+                '<c r="A2" s="2" t="inlineStr"><is><t>a&amp;b</t></is></c>',
+            ],
+        ),
+        (
+            serial_cells,
+            np.array(["2025-01-31T12:00"], dtype="datetime64[s]"),
+            ['<c r="A1" s="2"><v>45688.5</v></c>'],
+        ),
+    ],
+)
+def test_renderers_by_hand(renderer, values, expected) -> None:  # type: ignore[no-untyped-def]
+    assert renderer(values, "A", row_numbers(1, len(values)), 2) == expected
+
+
+def test_rows_join_columns_in_order() -> None:
+    numbers = row_numbers(9, 2)
+    columns = [["<a9/>", "<a10/>"], ["", "<b10/>"]]
+    assert rows_xml(numbers, columns) == '<row r="9"><a9/></row><row r="10"><a10/><b10/></row>'
+
+
+def test_awkward_floats_read_back_exactly_and_parts_are_compressed_xml(tmp_path: Path) -> None:
+    frame = pd.DataFrame(
+        {"x": AWKWARD_FLOATS, "id": [f"=A{i}" for i in range(len(AWKWARD_FLOATS))]}
+    )
+    path = tmp_path / "floats.xlsx"
+    write_xlsx([Sheet(title="F", blocks=[Table(name="f", frame=frame)])], path)
+    ws = load_workbook(path)["F"]
+    read = [ws.cell(row=i + 2, column=1).value for i in range(len(AWKWARD_FLOATS))]
+    for got, wrote in zip(read, AWKWARD_FLOATS, strict=True):
+        assert repr(float(got)) == repr(wrote), (got, wrote)
+    assert [ws.cell(row=i + 2, column=2).data_type for i in range(3)] == ["s"] * 3
+    with zipfile.ZipFile(path) as package:
+        for info in package.infolist():
+            assert info.compress_type == zipfile.ZIP_DEFLATED, info.filename
+            if info.filename.endswith(".xml"):
+                ElementTree.fromstring(package.read(info.filename))  # well-formed
+
+
+def test_first_control_character_in_reading_order_is_named(tmp_path: Path) -> None:
+    # Column b's bad value sits on an earlier row than column a's: b is reported.
+    frame = pd.DataFrame({"a": ["ok", "ok", "late\x02"], "b": ["ok", "early\x01", "ok"]})
+    with pytest.raises(AbsStructError, match=r"sheet 'S', row 3: 'early\\x01'"):
+        write_xlsx([Sheet(title="S", blocks=[Table(name="t", frame=frame)])], tmp_path / "b.xlsx")
+    mixed = pd.DataFrame({"m": [1.0, "x\x1f"]}, dtype=object)
+    with pytest.raises(AbsStructError, match=r"row 3: 'x\\x1f'"):
+        write_xlsx([Sheet(title="S", blocks=[Table(name="t", frame=mixed)])], tmp_path / "b.xlsx")
+    assert not (tmp_path / "b.xlsx").exists()
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(values=st.lists(finite_or_not, min_size=1, max_size=20))
+def test_whole_sheet_matches_the_cell_by_cell_rendering(values: list[float]) -> None:
+    frame = pd.DataFrame(
+        {
+            "period": np.arange(1, len(values) + 1),
+            "value": values,
+            "name": [f"n{i % 3}" for i in range(len(values))],
+        }
+    )
+    numbers = row_numbers(2, len(frame))
+    fast = rows_xml(
+        numbers,
+        [
+            _column_cells(frame[c], letter, numbers, 1)
+            for c, letter in zip(frame, "ABC", strict=True)
+        ],
+    )
+    slow = "".join(
+        f'<row r="{2 + i}">'
+        + "".join(
+            cell_xml(f"{letter}{2 + i}", value, 1)
+            for letter, value in zip("ABC", (p, None if not np.isfinite(v) else v, n), strict=True)
+        )
+        + "</row>"
+        for i, (p, v, n) in enumerate(frame.itertuples(index=False))
+    )
+    assert fast == slow
