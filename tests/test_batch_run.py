@@ -268,6 +268,11 @@ def test_outputs_and_resume_skip_finished_jobs(book: Path, tmp_path: Path) -> No
     pd.testing.assert_frame_equal(again, first)
 
 
+def _finished(out: Path) -> list[Path]:
+    """Job result files (not the hidden temporary files of writes in progress)."""
+    return [p for p in (out / "jobs").glob("*.parquet") if not p.name.startswith(".")]
+
+
 def test_kill_then_resume_completes_without_recomputing(book: Path, tmp_path: Path) -> None:
     """Interrupt a real ``python -m absstruct batch`` process, then finish it with --resume."""
     jobs = tmp_path / "many.toml"
@@ -287,14 +292,14 @@ def test_kill_then_resume_completes_without_recomputing(book: Path, tmp_path: Pa
     )
     try:
         deadline = time.monotonic() + 60
-        while len(list((out / "jobs").glob("*.parquet"))) < 3:
+        while len(_finished(out)) < 3:
             assert process.poll() is None, "the batch ended before it could be interrupted"
             assert time.monotonic() < deadline, "no job finished within 60 s"
             time.sleep(0.02)
     finally:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-    before = {p.name: p.stat().st_mtime_ns for p in (out / "jobs").glob("*.parquet")}
+    before = {p.name: p.stat().st_mtime_ns for p in _finished(out)}
     assert 3 <= len(before) < 60
     assert not (out / "summary.parquet").exists()
     resumed = subprocess.run(
@@ -307,8 +312,10 @@ def test_kill_then_resume_completes_without_recomputing(book: Path, tmp_path: Pa
     assert resumed.returncode == 0, resumed.stderr
     assert f"{len(before)} job(s) already have results" in resumed.stderr
     assert f"{60 - len(before)}/{60 - len(before)} done, 0 failed, 0 remaining" in resumed.stderr
-    after = {p.name: p.stat().st_mtime_ns for p in (out / "jobs").glob("*.parquet")}
+    after = {p.name: p.stat().st_mtime_ns for p in _finished(out)}
     assert len(after) == 60
+    # A write cut short by the kill left at most a hidden temporary file; resume removed it.
+    assert sorted(p.name for p in (out / "jobs").iterdir()) == sorted(after)
     assert {name: after[name] for name in before} == before  # not recomputed
     summary = pd.read_parquet(out / "summary.parquet")
     assert len(summary) == 60 * len(TRANCHES)

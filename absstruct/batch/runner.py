@@ -16,7 +16,6 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -237,7 +236,9 @@ def _local_outcomes(
             pool.submit(task_function, task): task for task in tasks
         }
         for future in as_completed(futures):
-            yield _outcomes_or_failures(futures[future], future.result, BrokenProcessPool)
+            # A dead worker (BrokenProcessPool) or a task that could not be sent fails
+            # only that task's jobs.
+            yield _outcomes_or_failures(futures[future], future.result)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -258,21 +259,18 @@ def _dask_outcomes(
     }
     try:
         for future in dask_as_completed(list(futures)):
-            yield _outcomes_or_failures(futures[future], future.result, Exception)
+            yield _outcomes_or_failures(futures[future], future.result)
     finally:
         client.cancel([f for f in futures if not f.done()])
 
 
-def _outcomes_or_failures(
-    task: Task,
-    result: Callable[[], list[JobOutcome]],
-    lost: type[BaseException] | tuple[type[BaseException], ...],
-) -> list[JobOutcome]:
-    """A task's outcomes, or every job of it failed when its worker died under it."""
+def _outcomes_or_failures(task: Task, result: Callable[[], list[JobOutcome]]) -> list[JobOutcome]:
+    """A task's outcomes, or all of its jobs failed when the task itself could not finish
+    (its worker died, the cluster lost it)."""
     try:
         return result()
-    except lost as error:
-        message = f"worker lost while running this job's group: {type(error).__name__}: {error}"
+    except Exception as error:
+        message = f"the worker running this job's group failed: {type(error).__name__}: {error}"
         return [JobOutcome.failure(key, job, message) for key, job in task.jobs]
 
 
