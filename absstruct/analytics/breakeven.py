@@ -271,7 +271,7 @@ def breakeven(
         flags = evaluate(candidates)
         for c in todo:
             a, b = brackets[c]
-            inside = (candidates > a) & (candidates < b)  # type: ignore[operator]
+            inside = (candidates > a) & (candidates < b)
             points, bad = candidates[inside], flags[c][inside]
             i = _first_bad(points, bad)
             if i is None:

@@ -64,7 +64,9 @@ _KIND_HEAD = re.compile(r"^\s*[A-Za-z]+\b")
 
 def _split_top(text: str) -> list[str]:
     """Split on commas outside ``[...]``."""
-    items, depth, current = [], 0, []
+    items: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         if char == "[":
             depth += 1
@@ -210,10 +212,12 @@ def read_scenario_file(path: str | Path, deal: Deal) -> dict[str, Assumptions]:
     elif path.suffix.lower() == ".csv":
         for number, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
             name = (row.pop("name", None) or f"row {number}").strip()
-            table = {k.strip(): v.strip() for k, v in row.items() if k and v and v.strip()}
-            if "lag" in table and table["lag"].isdigit():
-                table["lag"] = int(table["lag"])  # type: ignore[assignment]
-            tables[name] = table
+            entry: dict[str, Any] = {
+                k.strip(): v.strip() for k, v in row.items() if k and v and v.strip()
+            }
+            if "lag" in entry and entry["lag"].isdigit():
+                entry["lag"] = int(entry["lag"])
+            tables[name] = entry
     else:
         raise AssumptionError(f"{path.name}: a scenario file must be .toml or .csv")
     if not tables:

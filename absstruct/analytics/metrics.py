@@ -227,7 +227,8 @@ def z_spread_kernel(
 def _settlement(deal: Deal, settlement: Any) -> dt.date:
     if settlement is None:
         return deal.dates.closing
-    return as_days(settlement).item()  # type: ignore[no-any-return]
+    settled: dt.date = as_days(settlement).item()
+    return settled
 
 
 def _dates_or_none(dates: np.ndarray, mask: np.ndarray, last: bool) -> list[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -77,7 +78,7 @@ def command(
     from absstruct.deal import load_deal
     from absstruct.waterfall import deal_tape
 
-    lists = {
+    lists: dict[str, Any] = {
         "prepay": split_levels(prepay, what="prepay") if prepay else (),
         "default": split_levels(default_, what="default") if default_ else (),
         "severity": split_levels(severity, what="severity") if severity else (),
