@@ -20,6 +20,11 @@ waterfall over the scenario arrays): the first pass spreads ``batch`` levels ove
 loss, first level with a loss]``, until the bracket is narrower than ``tolerance``.  The
 reported level is the bracket's lower end, a level actually run with no loss.
 
+Loss need not grow with the default level: a trigger, an acceleration or the clean-up call
+can make a tranche lose in a narrow band and not just above it.  The solver follows the
+*first* loss it sees on each pass's grid (the conservative reading); a band narrower than the
+first pass's spacing can be stepped over, so raise ``batch`` when the structure has one.
+
 Examples
 --------
 >>> from absstruct.deal import load_deal
