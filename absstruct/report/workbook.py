@@ -21,9 +21,10 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from absstruct.report.data import COLUMN_KINDS, PoolReport, ReportData, report_data
@@ -60,10 +61,10 @@ def _localize(
     kinds: dict[str, str] = {}
     for column in tranche_columns:
         if column in out.columns:
-            out[column] = [tranche_label(str(v), lang) for v in out[column]]
+            out[column] = _relabel(out[column], lambda v: tranche_label(str(v), lang))
     for column in out.columns:
         if pd.api.types.is_bool_dtype(out[column]):
-            out[column] = [label("true" if v else "false", lang) for v in out[column]]
+            out[column] = _relabel(out[column], lambda v: label("true" if v else "false", lang))
     labels = unique_labels([label(str(c), lang) for c in out.columns])
     for original, new in zip(out.columns, labels, strict=True):
         kind = _kind(str(original), out[original])
@@ -71,6 +72,19 @@ def _localize(
             kinds[new] = kind
     out.columns = labels
     return out, kinds
+
+
+def _relabel(series: pd.Series, relabel: Callable[[Any], str]) -> list[str]:
+    """``relabel`` applied to every value, computed once per distinct value."""
+    codes, uniques = pd.factorize(series)
+    labels = [relabel(value) for value in list(uniques)]
+    out = [labels[code] for code in codes.tolist()]
+    missing = np.flatnonzero(codes < 0).tolist()
+    if missing:
+        values = list(series)  # missing values as iteration gives them (None, nan, NaT)
+        for i in missing:
+            out[i] = relabel(values[i])
+    return out
 
 
 def _table(
@@ -181,8 +195,13 @@ def _pool_blocks(pool: PoolReport, lang: str, *, with_loans: bool) -> list[Any]:
 
 
 def _wide_waterfall(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per period, one column per step ("1. Servicing"), in priority order."""
     steps = frame[["priority", "step"]].drop_duplicates().sort_values("priority", kind="stable")
     headers = [f"{int(p)}. {s}" for p, s in zip(steps["priority"], steps["step"], strict=True)]
+    wide = _wide_waterfall_by_position(frame, steps, headers)
+    if wide is not None:
+        return wide
+    # Repeated or missing keys: let pandas sum them (compensated sums, its NaN rules).
     keyed = frame.assign(
         _col=[f"{int(p)}. {s}" for p, s in zip(frame["priority"], frame["step"], strict=True)]
     )
@@ -192,6 +211,50 @@ def _wide_waterfall(frame: pd.DataFrame) -> pd.DataFrame:
     wide = wide.reindex(columns=headers).reset_index()
     wide.columns.name = None
     return wide.sort_values("period", kind="stable").reset_index(drop=True)
+
+
+def _wide_waterfall_by_position(
+    frame: pd.DataFrame, steps: pd.DataFrame, headers: list[str]
+) -> pd.DataFrame | None:
+    """The wide waterfall by placing each payment, when every (period, step) is paid once.
+
+    The ledger's usual shape; ``None`` otherwise (then :func:`_wide_waterfall` pivots).
+    """
+    keys = frame[["period", "date", "priority", "step"]]
+    if (
+        keys.isna().to_numpy().any()
+        or not pd.api.types.is_float_dtype(frame["paid"])
+        or len(set(headers)) != len(headers)
+    ):
+        return None
+    rows, periods = pd.MultiIndex.from_frame(frame[["period", "date"]]).factorize()
+    if periods.get_level_values(0).has_duplicates:
+        return None  # one period on two dates: leave the order to the pivot
+    step_codes, step_pairs = pd.MultiIndex.from_frame(frame[["priority", "step"]]).factorize()
+    column_of = {
+        (p, s): i for i, (p, s) in enumerate(zip(steps["priority"], steps["step"], strict=True))
+    }
+    columns = np.array([column_of[pair] for pair in step_pairs], dtype=np.int64)[step_codes]
+    cells = rows * len(headers) + columns
+    if len(np.unique(cells)) != len(cells):
+        return None
+    table = np.full((len(periods), len(headers)), np.nan)
+    table.flat[cells] = frame["paid"].to_numpy(dtype=float)
+    table[np.isnan(table) & _placed(cells, table.shape)] = 0.0  # a sum of nothing paid is 0
+    wide = pd.DataFrame(
+        {
+            "period": periods.get_level_values(0),
+            "date": periods.get_level_values(1),
+            **{header: table[:, j] for j, header in enumerate(headers)},
+        }
+    )
+    return wide.sort_values("period", kind="stable").reset_index(drop=True)
+
+
+def _placed(cells: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    mask = np.zeros(shape, dtype=bool)
+    mask.flat[cells] = True
+    return mask
 
 
 def _cumulative_loss_frame(data: ReportData) -> pd.DataFrame:
@@ -206,19 +269,18 @@ def _cumulative_loss_frame(data: ReportData) -> pd.DataFrame:
 def _grid_tables(grid: pd.DataFrame, tranches: Sequence[str], lang: str) -> list[Table]:
     tables = []
     scenarios = list(dict.fromkeys(grid["scenario"]))
-    order = [t for t in tranches if t in set(grid["tranche"])] + [
+    present = set(grid["tranche"])
+    order = [t for t in tranches if t in present] + [
         t for t in dict.fromkeys(grid["tranche"]) if t not in tranches
     ]
+    headers = [tranche_label(str(t), lang) for t in order]
     for measure in GRID_MEASURES:
         if measure not in grid.columns:
             continue
-        wide = grid.pivot_table(
-            index="scenario", columns="tranche", values=measure, aggfunc="first", sort=False
-        ).reindex(index=scenarios, columns=order)
-        headers = [tranche_label(str(t), lang) for t in wide.columns]
-        frame = pd.DataFrame({label("scenario", lang): [str(s) for s in wide.index]})
-        for header_text, column in zip(headers, wide.columns, strict=True):
-            frame[header_text] = wide[column].to_numpy(dtype=float)
+        wide = _first_by_key(grid, measure, scenarios, order)
+        frame = pd.DataFrame({label("scenario", lang): [str(s) for s in scenarios]})
+        for j, header_text in enumerate(headers):
+            frame[header_text] = wide[:, j]
         kind = COLUMN_KINDS.get(measure, "number")
         tables.append(
             Table(
@@ -230,6 +292,30 @@ def _grid_tables(grid: pd.DataFrame, tranches: Sequence[str], lang: str) -> list
             )
         )
     return tables
+
+
+def _first_by_key(
+    grid: pd.DataFrame, measure: str, scenarios: list[Any], tranches: list[Any]
+) -> np.ndarray:
+    """(scenario x tranche) array of each pair's first non-missing ``measure`` (else NaN).
+
+    What ``pivot_table(aggfunc="first")`` gives, placed directly: missing keys are left out.
+    """
+    rows = pd.Index(scenarios).get_indexer(grid["scenario"])
+    cols = pd.Index(tranches).get_indexer(grid["tranche"])
+    values = grid[measure].to_numpy(dtype=float, na_value=np.nan)
+    keep = (
+        ~np.isnan(values)
+        & (rows >= 0)
+        & (cols >= 0)
+        & ~grid["scenario"].isna().to_numpy()
+        & ~grid["tranche"].isna().to_numpy()
+    )
+    cells = rows[keep] * len(tranches) + cols[keep]
+    firsts, where = np.unique(cells, return_index=True)
+    out = np.full((len(scenarios), len(tranches)), np.nan)
+    out.flat[firsts] = values[keep][where]
+    return out
 
 
 def investor_sheets(data: ReportData, lang: str = "en") -> list[Sheet]:

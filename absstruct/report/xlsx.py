@@ -318,8 +318,7 @@ def _column_cells(series: pd.Series, letter: str, numbers: list[str], style: int
 def _first_control_character(frame: pd.DataFrame) -> tuple[int, str] | None:
     """(row offset, value) of the first text a workbook cannot store, in reading order."""
     found: list[tuple[int, int, str]] = []
-    for col in range(frame.shape[1]):
-        series = frame.iloc[:, col]
+    for col, (_label, series) in enumerate(frame.items()):
         if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
             continue
         values = series.tolist()
@@ -532,10 +531,11 @@ class _SheetWriter:
             self.placed[block.name] = _Placed(self.sheet.title, header_row, 1, frame)
             return
         styles = [self._proto(k) for k in kinds]
+        series_list = [series for _label, series in frame.items()]
         step = max(1, len(frame) // 50)
-        for col, kind in enumerate(kinds, start=1):
+        for col, (series, kind) in enumerate(zip(series_list, kinds, strict=True), start=1):
             # Widths from a sample of about 50 values a column.
-            for value in _column_values(frame.iloc[::step, col - 1]):
+            for value in _column_values(series.iloc[::step]):
                 self._widen(col, _format_sample(value, kind))
         bad = _first_control_character(frame)
         if bad is not None:
@@ -546,8 +546,8 @@ class _SheetWriter:
         # Whole columns at once; strings are inline strings: data, never a formula.
         numbers = row_numbers(self.row + 1, len(frame))
         columns = [
-            _column_cells(frame.iloc[:, j], LETTERS[j], numbers, self._style_id(style))
-            for j, style in enumerate(styles)
+            _column_cells(series, LETTERS[j], numbers, self._style_id(style))
+            for j, (series, style) in enumerate(zip(series_list, styles, strict=True))
         ]
         self.parts.append(rows_xml(numbers, columns))
         self.row += len(frame)
