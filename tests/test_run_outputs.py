@@ -35,3 +35,18 @@ def test_run_ledgers_keep_every_scenario(runner, tmp_path: Path) -> None:
     frame = pd.read_csv(out)
     assert frame["scenario"].nunique() > 1
     assert frame["gap"].abs().max() < 1e-6
+
+
+def test_grid_workbook_has_the_scenario_tables(runner, tmp_path: Path) -> None:
+    out = tmp_path / "grid.xlsx"
+    args = ["grid", str(ROOT / "deals" / "us_auto.toml"), "--prepay", "ABS 1%,2%"]
+    result = runner.invoke(main, [*args, "--default", "CDR 1%,5%", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    book = load_workbook(out)
+    assert "Scenarios" in book.sheetnames
+    tables = book["Scenarios"].tables
+    assert len(tables) >= 1
+    # Four scenarios of the grid are rows of the scenario tables.
+    first = next(iter(tables.values()))
+    first_row, last_row = (int("".join(filter(str.isdigit, c))) for c in first.ref.split(":"))
+    assert last_row - first_row >= 4

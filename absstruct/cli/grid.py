@@ -47,7 +47,15 @@ from absstruct.cli._pricing import (
     "-o",
     "--output",
     type=click.Path(dir_okay=False),
-    help="Write the long table (.csv, .xlsx, .parquet or .json).",
+    help="Write the results: .xlsx the investor workbook with the grid on its Scenarios sheet "
+    "(first scenario in detail); .csv, .parquet or .json the long metrics table.",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "zh"]),
+    default="en",
+    show_default=True,
+    help="Labels of the workbook (numbers are identical).",
 )
 def command(
     deal_file: str,
@@ -66,6 +74,7 @@ def command(
     full: bool,
     as_json: bool,
     output: str | None,
+    lang: str,
 ) -> None:
     """Run DEAL over every combination of the given levels and tabulate each tranche.
 
@@ -76,7 +85,7 @@ def command(
     """
     from absstruct.analytics.grid import grid, read_scenario_file, split_lags, split_levels
     from absstruct.deal import load_deal
-    from absstruct.waterfall import deal_tape
+    from absstruct.waterfall import deal_pool
 
     lists: dict[str, Any] = {
         "prepay": split_levels(prepay, what="prepay") if prepay else (),
@@ -91,17 +100,22 @@ def command(
     deal = load_deal(deal_file)
     quotes.check(t.name for t in deal.tranches)
     scenarios = read_scenario_file(scenario_file, deal) if scenario_file is not None else None
-    collateral = deal_tape(deal, tape)
+    pool = deal_pool(deal, tape)
     found = grid(
         deal,
-        collateral,
+        pool.eligible,
         scenarios=scenarios,
         quotes=quotes,
         settlement=settlement,
         **({} if scenarios is not None else lists),
     )
     info(f"{deal.name}: {found.result.n_scenarios} scenarios in one engine pass")
-    if output:
+    if output and output.lower().endswith(".xlsx"):
+        from absstruct.report import write_result
+
+        write_result(found.result, output, lang=lang, deal=deal, pool=pool, grid=found.metrics)
+        info(f"wrote {output}")
+    elif output:
         from absstruct.report.frames import write_frame
 
         write_frame(found.metrics, output)
