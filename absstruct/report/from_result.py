@@ -107,11 +107,11 @@ def _scenario_facts(result: Any, s: int, deal: Any) -> dict[str, Any]:
 def _collateral(result: Any, s: int, dates: pd.DatetimeIndex) -> pd.DataFrame:
     pool = result.pool
     n = min(pool.n_periods, len(dates))
-    frame = pd.DataFrame({"period": np.arange(1, n + 1), "date": dates[:n]})
+    columns: dict[str, Any] = {"period": np.arange(1, n + 1), "date": dates[:n]}
     for name in POOL_COLUMNS:
         if name in pool.arrays:
-            frame[name] = np.asarray(pool.arrays[name][s][:n], dtype=float)
-    return frame
+            columns[name] = np.asarray(pool.arrays[name][s][:n], dtype=float)
+    return pd.DataFrame(columns)
 
 
 def _shift_in(ending: np.ndarray, opening: float) -> np.ndarray:
@@ -124,8 +124,8 @@ def _tranche_flows(result: Any, s: int, dates: pd.DatetimeIndex) -> pd.DataFrame
     for name, ledger in result.tranches.items():
         arrays = {k: np.asarray(v[s], dtype=float) for k, v in ledger.arrays.items()}
         ending = arrays.get("balance", np.zeros(len(dates)))
-        frame = pd.DataFrame({"tranche": name, "period": periods, "date": dates})
-        frame["beginning_balance"] = _shift_in(ending, result.original_balances.get(name, 0.0))
+        columns: dict[str, Any] = {"tranche": name, "period": periods, "date": dates}
+        columns["beginning_balance"] = _shift_in(ending, result.original_balances.get(name, 0.0))
         for column, source in (
             ("interest_due", "interest_due"),
             ("interest_paid", "interest_paid"),
@@ -133,12 +133,13 @@ def _tranche_flows(result: Any, s: int, dates: pd.DatetimeIndex) -> pd.DataFrame
             ("principal", "principal_paid"),
             ("writedown", "writedown"),
         ):
-            frame[column] = arrays.get(source, np.zeros(len(dates)))
-        frame["ending_balance"] = ending
+            columns[column] = arrays.get(source, np.zeros(len(dates)))
+        columns["ending_balance"] = ending
         for extra in ("residual_paid", "pdl", "pdl_cured"):
             if extra in arrays:
-                frame[extra] = arrays[extra]
-        frames.append(frame)
+                columns[extra] = arrays[extra]
+        # One constructor per tranche: adding columns one at a time copies the frame each time.
+        frames.append(pd.DataFrame(columns))
     return pd.DataFrame(pd.concat(frames, ignore_index=True))
 
 
