@@ -186,3 +186,54 @@ def test_bad_quotes_raise(quotes, match):
 def test_settlement_after_the_last_payment_is_refused():
     with pytest.raises(PricingError, match="on or after the last payment"):
         tranche_metrics(RESULT, DEAL, settlement="2027-01-01")
+
+
+# ----------------------------------------------------------------- per-scenario quotes
+
+CURVE = RateCurve(tenors=(0.1, 0.3), rates=(0.03, 0.04), compounding="semiannual")
+ROWS = [[30.0, 30.0, 40.0], [60.0, 40.0, 0.0], [10.0, 20.0, 70.0], [50.0, 50.0, 0.0]]
+PER_SCENARIO = [
+    Quotes(prices={"A": 99.0}, curve=CURVE),
+    Quotes(yields={"A": 0.07}, curve=CURVE),
+    Quotes(spreads={"A": 0.012}, curve=CURVE),
+    Quotes(curve=CURVE),  # par
+]
+MEASURES = ["price", "yield", "wal", "modified_duration", "convexity", "z_spread", "i_spread"]
+
+
+def test_per_scenario_quotes_equal_one_scenario_at_a_time():
+    together = tranche_metrics(run(DEAL, _flows(ROWS)), DEAL, quotes=PER_SCENARIO)
+    for s, (row, quotes) in enumerate(zip(ROWS, PER_SCENARIO, strict=True)):
+        alone = tranche_metrics(run(DEAL, _flows([row])), DEAL, quotes=quotes)
+        got = together[together.scenario == f"s{s}"].reset_index(drop=True)
+        assert got["quote"].tolist() == alone["quote"].tolist()
+        for column in [*MEASURES, "residual_irr", "residual_multiple"]:
+            expected, calculated = alone[column].to_numpy(), got[column].to_numpy()
+            assert np.allclose(calculated, expected, rtol=1e-12, atol=1e-13, equal_nan=True), (
+                f"scenario {s} {column}: expected {expected}, calculated {calculated}"
+            )
+
+
+def test_per_scenario_quotes_are_reported_as_given():
+    table = tranche_metrics(run(DEAL, _flows(ROWS)), DEAL, quotes=PER_SCENARIO)
+    a = table[table.tranche == "A"].set_index("scenario")
+    assert a.loc["s0", "price"] == 99.0
+    assert a.loc["s1", "yield"] == 0.07
+    assert a.loc["s2", "z_spread"] == 0.012
+    assert a.loc["s3", "price"] == 100.0
+    assert a["quote"].tolist() == ["price 99", "yield 7%", "z-spread 120bp", "par"]
+
+
+@pytest.mark.parametrize(
+    ("quotes", "match"),
+    [
+        (PER_SCENARIO[:3], "3 quotes given for 4 scenarios"),
+        ([*PER_SCENARIO[:3], Quotes()], "must all use the same curve"),
+        ([*PER_SCENARIO[:3], {"A": 99.0}], "expected Quotes per scenario, got dict"),
+        ([*PER_SCENARIO[:3], Quotes(prices={"Z": 1.0}, curve=CURVE)], "unknown tranche 'Z'"),
+        ([*PER_SCENARIO[:3], Quotes(yields={"A": -3.0}, curve=CURVE)], "above -200%"),
+    ],
+)
+def test_bad_per_scenario_quotes_raise(quotes, match):
+    with pytest.raises(PricingError, match=match):
+        tranche_metrics(run(DEAL, _flows(ROWS)), DEAL, quotes=quotes)

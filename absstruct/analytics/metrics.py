@@ -31,7 +31,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -224,6 +224,145 @@ def z_spread_kernel(
     return np.where(ok, 0.5 * (lo + hi), np.nan)
 
 
+# How a tranche is quoted in one scenario (codes of the per-scenario quote arrays).
+PAR_QUOTE, PRICE_QUOTE, YIELD_QUOTE, SPREAD_QUOTE = 0, 1, 2, 3
+
+
+@dataclass(frozen=True, kw_only=True)
+class _QuoteBook:
+    """One :class:`Quotes` for every scenario, or one per scenario, checked once.
+
+    ``rows`` holds one entry (shared by all scenarios) or one per scenario; the curve is
+    common to all of them.
+    """
+
+    rows: tuple[Quotes, ...]
+    n_scenarios: int
+    curve: RateCurve | None
+    benchmark: np.ndarray
+
+    @classmethod
+    def build(cls, quotes: Quotes | Sequence[Quotes] | None, S: int, tranches: Any) -> _QuoteBook:
+        if quotes is None or isinstance(quotes, Quotes):
+            rows: tuple[Quotes, ...] = (quotes or Quotes(),)
+        else:
+            rows = tuple(quotes)
+            if len(rows) != S:
+                raise PricingError(f"quotes: {len(rows)} quotes given for {S} scenarios")
+            kinds = {type(q).__name__ for q in rows if not isinstance(q, Quotes)}
+            if kinds:
+                raise PricingError(f"quotes: expected Quotes per scenario, got {', '.join(kinds)}")
+        names = list(tranches)
+        checked: list[Quotes] = []
+        for quote in rows:
+            if not any(quote is seen for seen in checked):  # a shared object is checked once
+                quote.check(names)
+                checked.append(quote)
+        curve = rows[0].curve
+        if any(q.curve != curve for q in rows[1:]):
+            raise PricingError("quotes: per-scenario quotes must all use the same curve")
+        benchmark = np.array(
+            [np.nan if q.benchmark_yield is None else q.benchmark_yield for q in rows]
+        )
+        return cls(rows=rows, n_scenarios=S, curve=curve, benchmark=np.resize(benchmark, S))
+
+    def check_yields(self, convention: Convention) -> None:
+        """A quoted yield must have a price in the convention's compounding."""
+        f = convention.frequency
+        for quote in self.rows:
+            for name, value in quote.yields.items():
+                if not np.isfinite(value) or (f and value <= -f):
+                    raise PricingError(
+                        f"--yield {name}: {value:.6g} has no price: a {convention.compounding} "
+                        f"yield must be finite and above {-f * 100:g}%"
+                    )
+
+    def codes(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Per scenario: how ``name`` is quoted (``*_QUOTE`` code) and the quoted value."""
+        code = np.zeros(len(self.rows), dtype=np.int8)
+        value = np.full(len(self.rows), np.nan)
+        for s, quote in enumerate(self.rows):
+            for kind, quoted in (
+                (PRICE_QUOTE, quote.prices),
+                (YIELD_QUOTE, quote.yields),
+                (SPREAD_QUOTE, quote.spreads),
+            ):
+                if name in quoted:
+                    code[s], value[s] = kind, float(quoted[name])
+                    break
+        return np.resize(code, self.n_scenarios), np.resize(value, self.n_scenarios)
+
+    def describe(self, scenario: int, name: str) -> str:
+        return self.rows[scenario if len(self.rows) > 1 else 0].describe(name)
+
+    def describe_all(self, name: str) -> Any:
+        if len(self.rows) == 1:
+            return self.rows[0].describe(name)
+        return [quote.describe(name) for quote in self.rows]
+
+
+def _quoted_measures(
+    code: np.ndarray,
+    value: np.ndarray,
+    times: np.ndarray,
+    cash: np.ndarray,
+    face: np.ndarray,
+    accrued: float,
+    wal: np.ndarray,
+    curve: RateCurve | None,
+    convention: Convention,
+) -> tuple[np.ndarray, ...]:
+    """Price, yield, durations and spreads of every scenario from its own quote, at once.
+
+    Prices (par included) and zero-curve spreads give a price and the yield is solved;
+    yields and term-curve spreads give the yield and the price follows.  A quoted spread
+    is reported as given.
+    """
+    f = convention.frequency
+    S = code.shape[0]
+    price = np.full(S, np.nan)
+    yields = np.full(S, np.nan)
+    spread = code == SPREAD_QUOTE
+    on_term = spread & (curve is not None and curve.kind == "term")
+    on_zero = spread & (curve is not None and curve.kind != "term")
+    given_yield = code == YIELD_QUOTE
+    yields[given_yield] = value[given_yield]
+    rate_at_wal = np.full(S, np.nan)
+    if curve is not None:
+        rate_at_wal = np.asarray(
+            convert_rate(curve.rate(np.nan_to_num(wal)), curve.compounding, convention.compounding)
+        )
+        rate_at_wal = np.where(np.isfinite(wal), rate_at_wal, np.nan)
+    yields[on_term] = rate_at_wal[on_term] + value[on_term]
+    if on_zero.any() and curve is not None:
+        for level in np.unique(value[on_zero]):  # usually one spread level for many scenarios
+            rows = on_zero & (value == level)
+            factors = curve.discount(times, level)
+            price[rows] = 100.0 * np.sum(cash[rows] * factors, axis=-1) / face[rows] - accrued
+    by_price = code <= PRICE_QUOTE
+    price[by_price] = np.where(code[by_price] == PRICE_QUOTE, value[by_price], PAR)
+    solve = by_price | on_zero
+    if solve.any():
+        target = (price[solve] + accrued) / 100.0 * face[solve]
+        yields[solve] = solve_yield_kernel(times, cash[solve], target, f)
+    pv_yield = np.nan_to_num(yields)
+    pv = present_value_kernel(times, cash, pv_yield, f)
+    from_yield = given_yield | on_term
+    price[from_yield] = 100.0 * pv[from_yield] / face[from_yield] - accrued
+    _, macaulay, modified, convexity = risk_kernel(times, cash, pv_yield, f)
+    i_spread = np.full(S, np.nan)
+    z_spread = np.full(S, np.nan)
+    if curve is not None:
+        i_spread = yields - rate_at_wal
+        i_spread[on_term] = value[on_term]
+        if curve.kind == "zero":
+            dirty_value = (price + accrued) / 100.0 * face
+            z_spread = z_spread_kernel(times, cash, np.nan_to_num(dirty_value), curve)
+            z_spread = np.where(np.isfinite(price), z_spread, np.nan)
+            z_spread[on_zero] = value[on_zero]
+    return price, yields, macaulay, modified, convexity, i_spread, z_spread
+
+
 def _settlement(deal: Deal, settlement: Any) -> dt.date:
     if settlement is None:
         return deal.dates.closing
@@ -279,7 +418,7 @@ def tranche_metrics(
     deal: Deal,
     *,
     settlement: Any = None,
-    quotes: Quotes | None = None,
+    quotes: Quotes | Sequence[Quotes] | None = None,
     convention: Convention | None = None,
     residual_price: float | None = None,
 ) -> pd.DataFrame:
@@ -293,8 +432,10 @@ def tranche_metrics(
         The deal that produced it (tranche kinds, coupons, day counts, closing date).
     settlement : date-like, optional
         Default: the deal's closing date.  Flows on or before it are left out.
-    quotes : Quotes, optional
-        Per-tranche price, yield or spread; default par for every tranche.
+    quotes : Quotes or sequence of Quotes, optional
+        Per-tranche price, yield or spread; default par for every tranche.  A sequence
+        gives one ``Quotes`` per scenario (in ``result.scenario_names`` order, all on the
+        same curve): each scenario is priced at its own quote, still all at once.
     convention : Convention, optional
         Yield compounding and the day count that measures time; default semiannual
         (bond-equivalent) on the deal's day count.
@@ -306,18 +447,12 @@ def tranche_metrics(
     pandas.DataFrame
         :data:`METRIC_COLUMNS`, one row per scenario x tranche (scenario-major).
     """
-    quotes = quotes or Quotes()
-    quotes.check(result.tranches)
+    S = result.n_scenarios
+    book = _QuoteBook.build(quotes, S, result.tranches)
     if residual_price is not None and not (np.isfinite(residual_price) and residual_price > 0):
         raise PricingError(f"residual price: {residual_price} must be above 0 (money paid)")
     convention = convention or default_convention(deal)
-    f = convention.frequency
-    for name, value in quotes.yields.items():
-        if not np.isfinite(value) or (f and value <= -f):
-            raise PricingError(
-                f"--yield {name}: {value:.6g} has no price: a {convention.compounding} yield "
-                f"must be finite and above {-f * 100:g}%"
-            )
+    book.check_yields(convention)
     settle = _settlement(deal, settlement)
     dates = list(result.payment_dates)
     day64 = as_days(dates)
@@ -325,7 +460,6 @@ def tranche_metrics(
     if not after.any():
         raise PricingError(f"settlement: {settle} is on or after the last payment date {dates[-1]}")
     times = np.where(after, np.asarray(year_fraction(settle, day64, convention.day_count)), 0.0)
-    S = result.n_scenarios
     kinds = {t.name: t.kind for t in deal.tranches}
     day_counts = {t.name: t.day_count for t in deal.tranches}
     notes_total = sum(b for n, b in result.original_balances.items() if kinds.get(n) == "note")
@@ -352,63 +486,29 @@ def tranche_metrics(
         )
         has_face = face > LOSS_TOLERANCE
         safe_face = np.where(has_face, face, 1.0)
-        price = np.full(S, np.nan)
-        yields = np.full(S, np.nan)
+        code, value = book.codes(name)
         wal = wal_kernel(times, principal)
-        z_spread = np.full(S, np.nan)
-        i_spread = np.full(S, np.nan)
-        curve = quotes.curve
+        curve = book.curve
         if has_face.any():
-            if name in quotes.yields:
-                yields = np.full(S, float(quotes.yields[name]))
-            elif name in quotes.spreads and curve is not None and curve.kind == "term":
-                benchmark = np.asarray(
-                    convert_rate(
-                        curve.rate(np.nan_to_num(wal)), curve.compounding, convention.compounding
-                    )
-                )
-                yields = np.where(np.isfinite(wal), benchmark + quotes.spreads[name], np.nan)
-            elif name in quotes.spreads and curve is not None:
-                factors = curve.discount(times, quotes.spreads[name])
-                dirty = 100.0 * np.sum(cash * factors, axis=-1) / safe_face
-                price = dirty - accrued
-            else:
-                price = np.full(S, float(quotes.prices.get(name, PAR)))
-            if np.all(np.isnan(yields)):
-                target = (price + accrued) / 100.0 * safe_face
-                yields = solve_yield_kernel(times, cash, target, f)
-            pv_yield = np.nan_to_num(yields)
-            pv = present_value_kernel(times, cash, pv_yield, f)
-            if name in quotes.yields or (
-                name in quotes.spreads and curve is not None and curve.kind == "term"
-            ):
-                price = 100.0 * pv / safe_face - accrued
-            _, macaulay, modified, convexity = risk_kernel(times, cash, pv_yield, f)
+            price, yields, macaulay, modified, convexity, i_spread, z_spread = _quoted_measures(
+                code, value, times, cash, safe_face, accrued, wal, curve, convention
+            )
             bad = ~np.isfinite(yields) | ~has_face
-            unsolved = np.flatnonzero(bad & has_face)
-            if unsolved.size and quotes.describe(name) != "par":
+            unsolved = np.flatnonzero(bad & has_face & (code != PAR_QUOTE))
+            if unsolved.size:
+                first = int(unsolved[0])
                 raise PricingError(
-                    f"{name}: no yield solves {quotes.describe(name)} in scenario "
-                    f"{result.scenario_names[unsolved[0]]!r} (the tranche has no positive cash "
+                    f"{name}: no yield solves {book.describe(first, name)} in scenario "
+                    f"{result.scenario_names[first]!r} (the tranche has no positive cash "
                     "flow after settlement, or the quote is out of range)"
                 )
             price, yields = np.where(has_face, price, np.nan), np.where(bad, np.nan, yields)
             macaulay, modified, convexity = (
                 np.where(bad, np.nan, v) for v in (macaulay, modified, convexity)
             )
-            if curve is not None:
-                rate_at_wal = np.asarray(
-                    convert_rate(
-                        curve.rate(np.nan_to_num(wal)), curve.compounding, convention.compounding
-                    )
-                )
-                i_spread = np.where(np.isfinite(wal), yields - rate_at_wal, np.nan)
-                if curve.kind == "zero":
-                    dirty_value = (price + accrued) / 100.0 * safe_face
-                    z_spread = z_spread_kernel(times, cash, np.nan_to_num(dirty_value), curve)
-                    z_spread = np.where(np.isfinite(price), z_spread, np.nan)
         else:
-            macaulay = modified = convexity = np.full(S, np.nan)
+            price = yields = macaulay = modified = convexity = np.full(S, np.nan)
+            z_spread = i_spread = np.full(S, np.nan)
         loss = np.maximum(face - principal.sum(axis=1), 0.0)
         loss = np.where(loss > LOSS_TOLERANCE, loss, 0.0)
         shortfall = np.asarray(ledger["interest_shortfall"], float)
@@ -419,7 +519,7 @@ def tranche_metrics(
             "kind": kinds.get(name, "note"),
             "original_balance": original,
             "face": face,
-            "quote": quotes.describe(name) if has_face.any() else "-",
+            "quote": book.describe_all(name) if has_face.any() else "-",
             "price": price,
             "accrued": np.where(has_face, accrued, np.nan),
             "dirty_price": price + accrued,
@@ -436,9 +536,7 @@ def tranche_metrics(
             "macaulay_duration": macaulay,
             "modified_duration": modified,
             "convexity": convexity,
-            "flat_spread": yields - quotes.benchmark_yield
-            if quotes.benchmark_yield is not None
-            else np.full(S, np.nan),
+            "flat_spread": yields - book.benchmark,
             "i_spread": i_spread,
             "z_spread": z_spread,
             "spread_compounding": curve.compounding if curve is not None else "",
