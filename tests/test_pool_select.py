@@ -189,8 +189,12 @@ def test_obligor_limit_sums_an_obligors_loans() -> None:
 @pytest.mark.parametrize(
     ("order", "kept"),
     [
-        ("loan_id", ["L1", "L2", "L3"]),  # 100 + 300 + 600 = 1,000; L4 would exceed 1,100
-        ("largest", ["L6"]),  # 700; adding L3 (600) would exceed, so the cut stops
+        # 100 + 300 + 600 = 1,000; L4 (250) would exceed 1,100 and is skipped; L5 (50)
+        # fits (1,050); L6 (700) does not.
+        ("loan_id", ["L1", "L2", "L3", "L5"]),
+        # L6 700; L3 (600) skipped; L2 -> 1,000; L4 (250) skipped; L1 -> 1,100 exactly;
+        # L5 (50) would exceed.
+        ("largest", ["L1", "L2", "L6"]),
         ("smallest", ["L1", "L2", "L4", "L5"]),  # 50 + 100 + 250 + 300 = 700; 600 exceeds
     ],
 )

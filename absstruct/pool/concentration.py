@@ -4,12 +4,18 @@ Trimming policy (deterministic, documented for investors):
 
 1. Loans are held in loan-id order; ``rank`` is that position.
 2. Limits are applied in a fixed order: ``max_obligor``, ``max_region``, each ``max_by``
-   column as written, then ``top_obligors``.  Shares are of the CURRENT pool balance, so
-   removing loans raises every other group's share; passes repeat until no limit is
-   exceeded.
-3. For a group over its limit ``s`` with balance ``B`` in a pool of ``T``, the smallest
-   removal ``x`` with ``(B - x) <= s (T - x)`` is ``(B - s T) / (1 - s)``.  The group's
-   largest loans go first (ties by loan id) until at least ``x`` is removed.
+   column as written, then ``top_obligors``.  Each limit is brought within bounds before
+   the next is looked at.  Shares are of the CURRENT pool balance, so removing loans
+   raises every other group's share; passes over all limits repeat until none is exceeded.
+3. A limit ``s`` trims all its over-limit groups at once.  If groups ``C`` go over, the
+   pool left once each sits at its limit is ``T' = U / (1 - |C| s)`` (``U`` the balance
+   of the other groups; a group joins ``C`` while it would exceed ``s T'``), so group
+   ``g`` must shed at least ``B_g - s T'`` (for a single group ``(B - s T) / (1 - s)``,
+   the smallest ``x`` with ``B - x <= s (T - x)``).  The group's largest loans go first
+   (ties by loan id) until at least that much is removed; whole loans may overshoot and
+   push other groups over, so the limit is checked again.  This is the least removal
+   that keeps the limit: the same loans go as when over-limit groups lose their largest
+   loan one at a time.
 4. For ``top_obligors`` the over-limit group is the current top ``n`` obligors (largest
    balance first, ties by the obligor's first loan id); their largest loans go first.
 5. A limit that no pool can meet (``s`` times the number of groups below 100%) is an
@@ -39,11 +45,14 @@ import numpy as np
 # Relative tolerance on money comparisons (shares are exact up to float sums).
 _TOL = 1e-9
 MAX_PASSES = 500
+# Over-limit groups up to this many loans are trimmed together by one sort; larger ones
+# one by one, sorting only as many of their largest loans as the removal can need.
+_SMALL_GROUP = 4096
 
 
 @dataclass(frozen=True, kw_only=True)
 class GroupLimit:
-    """Each group (``codes``, integers 0..k-1 in id order) holds at most ``share``."""
+    """Each group (``codes``, integers 0..k-1) holds at most ``share``."""
 
     name: str
     codes: np.ndarray
@@ -52,12 +61,18 @@ class GroupLimit:
 
 @dataclass(frozen=True, kw_only=True)
 class TopLimit:
-    """The ``n`` largest obligors together hold at most ``share``."""
+    """The ``n`` largest obligors together hold at most ``share``.
+
+    Obligors of equal balance rank by ``first`` (per code: the position of the obligor's
+    first loan); by the codes themselves when ``first`` is None, i.e. when codes number
+    obligors by first appearance.
+    """
 
     name: str
     codes: np.ndarray
     n: int
     share: float
+    first: np.ndarray | None = None
 
 
 class InfeasibleLimit(ValueError):
@@ -69,56 +84,138 @@ class InfeasibleLimit(ValueError):
         self.reason = reason
 
 
-def _prefix_removal(candidates: np.ndarray, balance: np.ndarray, need: np.ndarray) -> np.ndarray:
-    """Candidates in removal order; keep removing while the amount removed is below need."""
-    cumulative = np.cumsum(balance[candidates])
-    before = cumulative - balance[candidates]
-    return candidates[before < need]
+def _largest_first(positions: np.ndarray, balance: np.ndarray, need: float) -> np.ndarray:
+    """The largest of ``positions`` (ties by position) while less than ``need`` is removed.
+
+    Sorts only the ``k`` largest: any ``k`` loans at or above the mean hold at least
+    ``k`` times the mean, so ``need / mean + 1`` of them always cover ``need``.
+    """
+    if need <= 0 or not len(positions):
+        return positions[:0]
+    values = balance[positions]
+    mean = values.sum() / len(values)
+    k = len(values) if mean <= 0 else min(len(values), int(need / mean) + 2)
+    if k < len(values):
+        top = np.argpartition(values, len(values) - k)[len(values) - k :]
+        top = top[np.lexsort((top, -values[top]))]
+    else:
+        top = np.lexsort((np.arange(len(values)), -values))
+    before = np.cumsum(values[top]) - values[top]
+    chosen = top[before < need]
+    if len(chosen) and k < len(values):
+        # The partition may split loans equal to the smallest one taken: among all of
+        # them, the first positions go (positions are ascending).
+        edge = values[chosen[-1]]
+        tied = np.flatnonzero(values == edge)
+        taken = np.count_nonzero(values[chosen] == edge)
+        chosen = np.concatenate([chosen[values[chosen] > edge], tied[:taken]])
+    return positions[np.sort(chosen)]
 
 
-def _trim_group(limit: GroupLimit, balance: np.ndarray, alive: np.ndarray) -> np.ndarray:
-    codes = limit.codes
-    total = balance[alive].sum()
-    groups = np.bincount(codes[alive], weights=balance[alive], minlength=int(codes.max()) + 1)
-    excess = groups - limit.share * total
-    over = excess > _TOL * max(total, 1.0)
+def _grouped_largest_first(
+    positions: np.ndarray, codes: np.ndarray, balance: np.ndarray, need: np.ndarray
+) -> np.ndarray:
+    """Per group (``codes[positions]``): largest first while below the group's need."""
+    group = codes[positions]
+    order = np.lexsort((positions, -balance[positions], group))
+    positions, group = positions[order], group[order]
+    values = balance[positions]
+    cumulative = np.cumsum(values)
+    starts = np.r_[0, np.flatnonzero(np.diff(group)) + 1]
+    lengths = np.diff(np.r_[starts, len(positions)])
+    before = cumulative - values - np.repeat(cumulative[starts] - values[starts], lengths)
+    return positions[before < need[group]]
+
+
+class _GroupState:
+    """Group balances of one limit over the loans still in the pool, kept as loans go."""
+
+    def __init__(self, limit: GroupLimit | TopLimit, balance: np.ndarray, live: np.ndarray):
+        self.codes = np.asarray(limit.codes, dtype=np.intp)
+        self.size = int(self.codes.max()) + 1 if len(self.codes) else 0
+        self.refresh(balance, live)
+
+    def refresh(self, balance: np.ndarray, live: np.ndarray) -> None:
+        codes = self.codes[live]
+        self.totals = np.bincount(codes, weights=balance[live], minlength=self.size)
+        self.counts = np.bincount(codes, minlength=self.size)
+
+    def remove(self, gone: np.ndarray, balance: np.ndarray) -> None:
+        codes = self.codes[gone]
+        np.subtract.at(self.totals, codes, balance[gone])
+        np.subtract.at(self.counts, codes, 1)
+        self.totals[codes[self.counts[codes] == 0]] = 0.0  # no rounding residue
+
+    def present(self) -> int:
+        return int(np.count_nonzero(self.totals > 0))
+
+
+def _group_step(
+    limit: GroupLimit, state: _GroupState, balance: np.ndarray, live: np.ndarray, total: float
+) -> np.ndarray:
+    """Loans the group limit removes now (empty when every group is within it)."""
+    share, tol = limit.share, _TOL * max(total, 1.0)
+    groups = state.totals
+    over = groups - share * total > tol
     if not over.any():
         return np.empty(0, dtype=np.intp)
-    present = np.count_nonzero(groups > 0)
-    if limit.share * present < 1 - _TOL:
+    present = state.present()
+    if share * present < 1 - _TOL:
         raise InfeasibleLimit(
             limit.name,
-            f"{limit.share:g} cannot hold: trimming the largest loans first leaves "
-            f"{present} groups (a share of {limit.share:g} needs at least "
-            f"{int(np.ceil(1 / limit.share - _TOL))})",
+            f"{share:g} cannot hold: trimming the largest loans first leaves "
+            f"{present} groups (a share of {share:g} needs at least "
+            f"{int(np.ceil(1 / share - _TOL))})",
         )
-    need = excess / (1.0 - limit.share) if limit.share < 1 else excess
-    idx = np.flatnonzero(alive & over[codes])
-    # Group by group; within a group largest first, ties by loan order (idx is ascending).
-    order = np.lexsort((idx, -balance[idx], codes[idx]))
-    idx = idx[order]
-    group = codes[idx]
-    cumulative = np.cumsum(balance[idx])
-    starts = np.r_[0, np.flatnonzero(np.diff(group)) + 1]
-    offsets = np.repeat(cumulative[starts] - balance[idx][starts], np.diff(np.r_[starts, len(idx)]))
-    before = cumulative - offsets - balance[idx]
-    return idx[before < need[group] - _TOL * max(total, 1.0)]
+    # The pool left once every over-limit group sits at its limit: T' = U / (1 - k s),
+    # U the balance of the other groups; a group joins while it would exceed s T'.
+    after: float | None = None
+    while share < 1:
+        k = int(np.count_nonzero(over))
+        if k * share >= 1 - _TOL:
+            after = None  # no such pool: step as if each group were the only one over
+            break
+        after = (total - groups[over].sum()) / (1 - k * share)
+        grown = groups - share * after > tol
+        if np.array_equal(grown, over):
+            break
+        over = grown
+    if after is None:
+        need = (groups - share * total) / (1 - share) if share < 1 else groups - total
+    else:
+        need = groups - share * after
+    need = need - tol
+    candidates = np.flatnonzero(live & over[state.codes])
+    group = state.codes[candidates]
+    sizes = np.bincount(group, minlength=state.size)
+    big = np.flatnonzero(sizes > _SMALL_GROUP)
+    pieces = []
+    if len(big):
+        small = ~np.isin(group, big)
+        for code in big:
+            pieces.append(_largest_first(candidates[group == code], balance, need[code]))
+        candidates, group = candidates[small], group[small]
+    if len(candidates):
+        pieces.append(_grouped_largest_first(candidates, state.codes, balance, need))
+    return np.sort(np.concatenate(pieces)) if pieces else np.empty(0, dtype=np.intp)
 
 
-def _trim_top(limit: TopLimit, balance: np.ndarray, alive: np.ndarray) -> np.ndarray:
-    codes = limit.codes
-    total = balance[alive].sum()
-    obligors = np.bincount(codes[alive], weights=balance[alive], minlength=int(codes.max()) + 1)
-    present = np.count_nonzero(obligors > 0)
-    # Codes number obligors by their first loan in loan-id order, so ties go by that loan.
+def _top_step(
+    limit: TopLimit, state: _GroupState, balance: np.ndarray, live: np.ndarray, total: float
+) -> np.ndarray:
+    """Loans the top-``n`` limit removes now: the top obligors' largest loans first."""
+    obligors = state.totals
+    present = state.present()
     if len(obligors) > limit.n:
         cut = np.partition(obligors, len(obligors) - limit.n)[len(obligors) - limit.n]
         contenders = np.flatnonzero(obligors >= cut)
     else:
         contenders = np.arange(len(obligors))
-    ranked = contenders[np.lexsort((contenders, -obligors[contenders]))][: limit.n]
+    key = contenders if limit.first is None else limit.first[contenders]
+    ranked = contenders[np.lexsort((key, -obligors[contenders]))][: limit.n]
     excess = obligors[ranked].sum() - limit.share * total
-    if excess <= _TOL * max(total, 1.0):
+    tol = _TOL * max(total, 1.0)
+    if excess <= tol:
         return np.empty(0, dtype=np.intp)
     if min(limit.n, present) > limit.share * present + _TOL:
         raise InfeasibleLimit(
@@ -129,9 +226,8 @@ def _trim_top(limit: TopLimit, balance: np.ndarray, alive: np.ndarray) -> np.nda
     need = excess / (1.0 - limit.share)
     in_top = np.zeros(len(obligors), dtype=bool)
     in_top[ranked] = True
-    idx = np.flatnonzero(alive & in_top[codes])
-    idx = idx[np.lexsort((idx, -balance[idx]))]
-    return _prefix_removal(idx, balance, np.asarray(need - _TOL * max(total, 1.0)))
+    idx = np.flatnonzero(live & in_top[state.codes])
+    return _largest_first(idx, balance, need - tol)
 
 
 def trim(
@@ -140,7 +236,7 @@ def trim(
     alive: np.ndarray,
     limits: Sequence[GroupLimit | TopLimit],
 ) -> tuple[np.ndarray, int]:
-    """Apply concentration limits to the ``alive`` loans.
+    """Apply concentration limits to the ``alive`` loans (positions in loan-id order).
 
     Returns
     -------
@@ -149,33 +245,58 @@ def trim(
     passes : int
         How many passes over all limits it took to settle.
     """
-    alive = alive.copy()
+    balance = np.asarray(balance, dtype=float)
+    live = np.asarray(alive, dtype=bool).copy()
     removed_by = np.full(len(balance), -1, dtype=np.int64)
+    states = [_GroupState(limit, balance, live) for limit in limits]
+    total = float(balance[live].sum())
+    checked = False  # group balances recomputed from scratch since the last removal
     for passes in range(1, MAX_PASSES + 1):
         changed = False
-        for number, limit in enumerate(limits):
-            if not alive.any():
-                return removed_by, passes
-            if isinstance(limit, TopLimit):
-                gone = _trim_top(limit, balance, alive)
-            else:
-                gone = _trim_group(limit, balance, alive)
-            if len(gone):
-                alive[gone] = False
+        for number, state in enumerate(states):
+            # Each limit is brought within bounds before the next is looked at.
+            while live.any():
+                limit = limits[number]
+                if isinstance(limit, TopLimit):
+                    gone = _top_step(limit, state, balance, live, total)
+                else:
+                    gone = _group_step(limit, state, balance, live, total)
+                if not len(gone):
+                    break
+                live[gone] = False
                 removed_by[gone] = number
+                for other in states:
+                    other.remove(gone, balance)
+                total = float(balance[live].sum())
                 changed = True
+            if not live.any():
+                return removed_by, passes
         if not changed:
-            return removed_by, passes
+            if checked:
+                return removed_by, passes
+            # Balances were kept by subtraction: confirm on fresh sums before settling.
+            for state in states:
+                state.refresh(balance, live)
+            checked = True
+        else:
+            checked = False
     raise InfeasibleLimit("concentration", f"limits did not settle after {MAX_PASSES} passes")
 
 
 def take_target(
     balance: np.ndarray, alive: np.ndarray, target: float, *, order: str, seed: int
 ) -> np.ndarray:
-    """Which alive loans a target balance keeps: a prefix, in ``order``, within ``target``.
+    """Which alive loans a target balance keeps, filling up to ``target`` in ``order``.
 
-    ``order`` is ``"loan_id"`` (array order), ``"largest"``/``"smallest"`` (by balance,
-    ties by loan id) or ``"random"`` (a shuffle of the loan-id order seeded by ``seed``).
+    Loans are taken in ``order`` while they fit; a loan that would take the pool over the
+    target is skipped and the next one tried, so the pool ends as close to the target as
+    that order allows without exceeding it.  ``order`` is ``"loan_id"`` (array order),
+    ``"largest"``/``"smallest"`` (by balance, ties by loan id) or ``"random"`` (a shuffle
+    of the loan-id order seeded by ``seed``).
+
+    >>> take_target(np.array([50.0, 40.0, 30.0, 20.0]), np.ones(4, bool), 75.0,
+    ...             order="loan_id", seed=0).tolist()   # 50 fits, 40 not, 30 not, 20 fits
+    [True, False, False, True]
     """
     idx = np.flatnonzero(alive)
     if order == "random":
@@ -185,8 +306,26 @@ def take_target(
     elif order == "smallest":
         idx = idx[np.lexsort((idx, balance[idx]))]
     keep = np.zeros(len(balance), dtype=bool)
-    within = np.cumsum(balance[idx]) <= target * (1 + 1e-12)
-    keep[idx[within]] = True
+    ceiling = target * (1 + 1e-12)
+    taken = 0.0
+    # Take the run of loans that fits, skip the one that does not, drop every loan larger
+    # than the room left (it can never fit) and go on; a short loop settles long tails.
+    for _ in range(64):
+        if not len(idx):
+            return keep
+        running = taken + np.cumsum(balance[idx])
+        fits = running <= ceiling
+        stop = len(idx) if fits.all() else int(np.argmin(fits))
+        keep[idx[:stop]] = True
+        if stop == len(idx):
+            return keep
+        taken = float(running[stop - 1]) if stop else taken
+        rest = idx[stop + 1 :]
+        idx = rest[taken + balance[rest] <= ceiling]
+    for position in idx:
+        if taken + balance[position] <= ceiling:
+            taken += balance[position]
+            keep[position] = True
     return keep
 
 

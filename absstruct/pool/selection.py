@@ -5,6 +5,11 @@ trimming (so the final pool always meets every limit; trimming may take it below
 target).  Results do not depend on the tape's row order: loans are handled in loan-id
 order (as text) throughout and ``eligible`` comes back sorted by ``loan_id``.
 
+The work runs on numpy arrays (one per column used, in loan-id order; a tape already in
+that order is not reordered).  The ``eligible`` and ``excluded`` frames are built on
+first access and kept, so a caller that needs only the summary, strats and exclusion
+counts never copies the tape.
+
 Examples
 --------
 >>> import pandas as pd
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -43,11 +49,16 @@ from absstruct.pool.criteria import (
 )
 from absstruct.pool.rules import check_rules, column_kind, rule_passes, with_derived
 from absstruct.pool.strats import (
+    MIX_COLUMNS,
     STRAT_COLUMNS,
+    SUMMARY_NUMBERS,
     PoolSummary,
-    strat_weights,
-    stratify,
-    summarize,
+    bucket_codes,
+    bucket_labels,
+    pool_summary,
+    sorted_categories,
+    strat_table,
+    weights_of,
 )
 
 EXCLUDED_COLUMNS: tuple[str, ...] = (
@@ -70,17 +81,46 @@ EXCLUSION_COUNT_COLUMNS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True, kw_only=True)
+class _Exclusions:
+    """One block of the exclusion report: loans (positions in loan-id order) and a reason."""
+
+    stage: str
+    rule: str
+    column: str
+    positions: np.ndarray
+    first: np.ndarray
+    show_value: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Cut:
+    """What the lazily built frames of a :class:`Pool` are made from."""
+
+    tape: pd.DataFrame  # as given, with derived columns
+    columns: tuple[str, ...]  # the tape's own columns (eligible keeps only these)
+    rows: np.ndarray | None  # row of each loan-id position; None when in loan-id order
+    eligible: np.ndarray  # loan-id positions of the pool
+    blocks: tuple[_Exclusions, ...]
+    balance: np.ndarray  # current balance by loan-id position
+
+    def row(self, positions: np.ndarray) -> np.ndarray:
+        return positions if self.rows is None else self.rows[positions]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Pool:
     """A pool cut.
 
     Attributes
     ----------
     eligible : DataFrame
-        The selected loans, every tape column kept, sorted by ``loan_id``.
+        The selected loans, every tape column kept, sorted by ``loan_id`` (built on first
+        access).
     excluded : DataFrame
         One row per (loan, reason): ``loan_id, stage, rule, column, value, first_rule,
         current_balance``.  ``first_rule`` marks the reason a loan is counted under
         (its first failed eligibility rule, or the target / limit that removed it).
+        Built on first access.
     exclusion_counts : DataFrame
         Per rule: loans and balance excluded by it first, and failing it at all.
     summary : PoolSummary
@@ -91,22 +131,34 @@ class Pool:
     """
 
     criteria: PoolCriteria
-    eligible: pd.DataFrame
-    excluded: pd.DataFrame
     exclusion_counts: pd.DataFrame
     summary: PoolSummary
     strats: dict[str, pd.DataFrame] = field(default_factory=dict)
     tape_count: int
     tape_balance: float
+    cut: _Cut = field(repr=False, compare=False)
+
+    @cached_property
+    def eligible(self) -> pd.DataFrame:
+        rows = self.cut.row(self.cut.eligible)
+        frame = self.cut.tape.take(rows)
+        if len(self.cut.columns) != frame.shape[1]:
+            frame = frame[list(self.cut.columns)]
+        return frame.reset_index(drop=True)
+
+    @cached_property
+    def excluded(self) -> pd.DataFrame:
+        return _excluded_frame(self.cut)
 
     @property
     def excluded_count(self) -> int:
-        return int(self.excluded["first_rule"].sum())
+        return self.tape_count - len(self.cut.eligible)
 
     @property
     def excluded_balance(self) -> float:
-        first = self.excluded["first_rule"].to_numpy(dtype=bool)
-        return float(self.excluded["current_balance"].to_numpy(dtype=float)[first].sum())
+        out = np.ones(len(self.cut.balance), dtype=bool)
+        out[self.cut.eligible] = False
+        return float(self.cut.balance[out].sum())
 
     def strats_frame(self) -> pd.DataFrame:
         """All strats stacked (a ``strat`` column first), each closed by a ``Total`` row."""
@@ -164,6 +216,57 @@ def _total_row(table: pd.DataFrame, summary: PoolSummary) -> pd.DataFrame:
             "wa_score": [np.nan if summary.wa_score is None else summary.wa_score],
         }
     )
+
+
+def _text(series: pd.Series) -> pd.Series:
+    """Report values as text; dates as ISO days."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return series.dt.strftime("%Y-%m-%d").astype("string")
+    return series.astype("string")
+
+
+def _excluded_frame(cut: _Cut) -> pd.DataFrame:
+    loan_id = cut.tape["loan_id"]
+    pieces = []
+    for block in cut.blocks:
+        rows = cut.row(block.positions)
+        values = (
+            _text(cut.tape[block.column].iloc[rows]).to_numpy()
+            if block.show_value
+            else pd.array([None] * len(rows), dtype="string")
+        )
+        pieces.append(
+            pd.DataFrame(
+                {
+                    "loan_id": loan_id.iloc[rows].to_numpy(),
+                    "stage": block.stage,
+                    "rule": block.rule,
+                    "column": block.column,
+                    "value": values,
+                    "first_rule": block.first,
+                    "current_balance": cut.balance[block.positions],
+                }
+            )
+        )
+    if not pieces:
+        return pd.DataFrame(
+            {
+                "loan_id": loan_id.iloc[:0].to_numpy(),
+                "stage": "eligibility",
+                "rule": "",
+                "column": "",
+                "value": pd.array([], dtype="string"),
+                "first_rule": np.empty(0, dtype=bool),
+                "current_balance": np.empty(0, dtype=float),
+            }
+        )
+    excluded = pd.concat(pieces, ignore_index=True)
+    if len(excluded):
+        # Loan-id order (positions are in loan-id order), then the order of the rules.
+        where = np.concatenate([block.positions for block in cut.blocks])
+        excluded = excluded.iloc[np.lexsort((np.arange(len(excluded)), where))]
+        excluded = excluded.reset_index(drop=True)
+    return excluded
 
 
 def _criteria(
@@ -234,40 +337,76 @@ def _check_tape(tape: pd.DataFrame) -> None:
         raise TapeError.from_problems(problems, source="tape")
 
 
-def group_codes(tape: pd.DataFrame, column: str) -> np.ndarray:
-    """Integer group codes of ``column``, numbered by first appearance in the tape's order.
+def factorize(series: pd.Series) -> tuple[np.ndarray, list[Any]]:
+    """Integer codes numbered by first appearance (missing: ``len(uniques)``) and uniques.
 
-    The tape is in loan-id order here, so the numbering (which only breaks ties) does not
-    depend on how the tape arrived.  Missing values form one group of their own.
+    Arrow-backed text is dictionary-encoded by Arrow, which hashes it faster than pandas.
+
+    >>> codes, uniques = factorize(pd.Series(["b", "a", None, "b"]))
+    >>> codes.tolist(), uniques
+    ([0, 1, 2, 0], ['b', 'a'])
     """
-    if column == "loan_id" or (
-        column == "obligor_id" and tape["obligor_id"].equals(tape["loan_id"])
-    ):
-        return np.arange(len(tape))  # one group per (unique) loan id
-    codes, uniques = pd.factorize(tape[column], sort=False, use_na_sentinel=True)
-    return np.where(codes < 0, len(uniques), codes)
+    if isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow":
+        encoded = pa.chunked_array(pa.array(series)).combine_chunks().dictionary_encode()
+        uniques = encoded.dictionary.to_pylist()
+        indices = pc.fill_null(encoded.indices, len(uniques))
+        return indices.to_numpy().astype(np.intp, copy=False), uniques
+    codes, found = pd.factorize(series, sort=False, use_na_sentinel=True)
+    return np.where(codes < 0, len(found), codes).astype(np.intp, copy=False), list(found)
+
+
+class _Columns:
+    """Columns of the tape as numpy arrays in loan-id order, each converted once."""
+
+    def __init__(self, tape: pd.DataFrame, rows: np.ndarray | None) -> None:
+        self.tape = tape
+        self.rows = rows
+        self._numbers: dict[str, np.ndarray] = {}
+        self._codes: dict[str, tuple[np.ndarray, list[Any]]] = {}
+
+    def pick(self, values: np.ndarray) -> np.ndarray:
+        return values if self.rows is None else values[self.rows]
+
+    def numbers(self, column: str) -> np.ndarray:
+        if column not in self._numbers:
+            values = self.tape[column].to_numpy(dtype=float, na_value=np.nan)
+            self._numbers[column] = self.pick(values)
+        return self._numbers[column]
+
+    def codes(self, column: str) -> tuple[np.ndarray, list[Any]]:
+        """Group codes in loan-id order, numbered by first appearance in the tape's rows."""
+        if column not in self._codes:
+            codes, uniques = factorize(self.tape[column])
+            self._codes[column] = (self.pick(codes), uniques)
+        return self._codes[column]
+
+    def obligor_codes(self, column: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Obligor codes and, unless codes already rank that way, each one's first position."""
+        if column == "loan_id" or (
+            column == "obligor_id" and self.tape["obligor_id"].equals(self.tape["loan_id"])
+        ):
+            return np.arange(len(self.tape)), None  # one group per (unique) loan id
+        codes, uniques = self.codes(column)
+        if self.rows is None:
+            return codes, None  # first appearance in the rows is first in loan-id order
+        first = np.full(len(uniques) + 1, len(codes), dtype=np.intp)
+        np.minimum.at(first, codes, np.arange(len(codes)))
+        return codes, first
 
 
 def _group_limits(
     tape: pd.DataFrame,
     limits: ConcentrationLimits | None,
     path: str,
-    cache: dict[str, np.ndarray],
+    columns: _Columns,
 ) -> tuple[list[GroupLimit | TopLimit], list[str], list[Problem]]:
     """Concentration limits as integer group codes; also the column each limit groups by."""
     if limits is None:
         return [], [], []
     built: list[GroupLimit | TopLimit] = []
-    columns: list[str] = []
+    names: list[str] = []
     problems: list[Problem] = []
-
-    def codes_of(column: str) -> np.ndarray:
-        if column == "obligor_id" and column not in tape.columns:
-            column = "loan_id"
-        if column not in cache:
-            cache[column] = group_codes(tape, column)
-        return cache[column]
-
+    obligor = "obligor_id" if "obligor_id" in tape.columns else "loan_id"
     for name, column, share in limits.group_limits():
         if column not in tape.columns and column != "obligor_id":
             problems.append(
@@ -279,15 +418,21 @@ def _group_limits(
                 )
             )
             continue
-        built.append(GroupLimit(name=name, codes=codes_of(column), share=share))
-        columns.append(column if column in tape.columns else "loan_id")
+        if column == "obligor_id":
+            codes = columns.obligor_codes(obligor)[0]
+            column = obligor
+        else:
+            codes = columns.codes(column)[0]
+        built.append(GroupLimit(name=name, codes=codes, share=share))
+        names.append(column)
     if limits.top_obligors is not None:
         top = limits.top_obligors
+        codes, first = columns.obligor_codes(obligor)
         built.append(
-            TopLimit(name="top_obligors", codes=codes_of("obligor_id"), n=top.n, share=top.max)
+            TopLimit(name="top_obligors", codes=codes, n=top.n, share=top.max, first=first)
         )
-        columns.append("obligor_id" if "obligor_id" in tape.columns else "loan_id")
-    return built, columns, problems
+        names.append(obligor)
+    return built, names, problems
 
 
 def _strat_plan(
@@ -322,39 +467,55 @@ def _strat_plan(
     return plan, problems
 
 
-def _text(series: pd.Series) -> pd.Series:
-    """Report values as text; dates as ISO days."""
-    if pd.api.types.is_datetime64_any_dtype(series):
-        return series.dt.strftime("%Y-%m-%d").astype("string")
-    return series.astype("string")
-
-
-def _exclusion_rows(
-    loan_id: pd.Series,
+def _strats_and_summary(
+    spec: PoolCriteria,
+    plan: list[tuple[str, tuple[float, ...] | None]],
+    columns: _Columns,
+    pool: np.ndarray,
     balance: np.ndarray,
-    idx: np.ndarray,
-    *,
-    stage: str,
-    rule: str,
-    column: str,
-    values: pd.Series | None,
-    first: np.ndarray,
-) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "loan_id": loan_id.iloc[idx].to_numpy(),
-            "stage": stage,
-            "rule": rule,
-            "column": column,
-            "value": (
-                _text(values.iloc[idx]).to_numpy()
-                if values is not None
-                else pd.array([None] * len(idx), dtype="string")
-            ),
-            "first_rule": first,
-            "current_balance": balance[idx],
-        }
+    obligor_codes: np.ndarray,
+) -> tuple[dict[str, pd.DataFrame], PoolSummary]:
+    """Strat tables and summary of the loans at loan-id positions ``pool``."""
+    tape = columns.tape
+    present = set(tape.columns)
+
+    def numbers(column: str) -> np.ndarray | None:
+        return columns.numbers(column)[pool] if column in present else None
+
+    weights = weights_of(
+        balance, {c: numbers(c) for c in ("rate", "remaining_term", "credit_score")}
     )
+
+    def table(column: str, edges: Sequence[float] | None) -> pd.DataFrame:
+        if edges is not None:
+            values = columns.numbers(column)[pool]
+            labels = [*bucket_labels(column, edges), "missing"]
+            return strat_table(bucket_codes(values, edges), labels, balance, weights)
+        codes, uniques = columns.codes(column)
+        codes, labels = sorted_categories(codes[pool], uniques)
+        return strat_table(codes, labels, balance, weights)
+
+    tables = {column: table(column, edges) for column, edges in plan}
+    mix_edges = {
+        "credit_score": spec.strats.credit_score,
+        "days_past_due": spec.strats.days_past_due,
+    }
+    mixes: dict[str, pd.DataFrame | None] = {}
+    for column in MIX_COLUMNS:
+        if column not in present or not len(pool):
+            mixes[column] = None
+        elif column in tables:
+            mixes[column] = tables[column]
+        else:
+            mixes[column] = table(column, mix_edges.get(column))
+    summary_numbers = {c: numbers(c) for c in SUMMARY_NUMBERS}
+    summary = pool_summary(
+        balance=balance,
+        numbers=summary_numbers,
+        mixes=mixes,
+        obligor_codes=obligor_codes[pool],
+    )
+    return tables, summary
 
 
 def select_pool(
@@ -392,45 +553,38 @@ def select_pool(
     spec = _criteria(criteria, concentration, strats)
     _check_tape(tape)
     # Loan-id order makes every later step independent of the tape's row order.
-    order = _loan_id_order(tape["loan_id"])
-    ordered = tape.reset_index(drop=True) if order is None else tape.take(order)
-    ordered = ordered.reset_index(drop=True)
-    derived = with_derived(ordered)
-    codes_cache: dict[str, np.ndarray] = {}
+    rows = _loan_id_order(tape["loan_id"])
+    derived = with_derived(tape)
+    columns = _Columns(derived, rows)
     limits, limit_columns, limit_problems = _group_limits(
-        derived, spec.concentration, path, codes_cache
+        derived, spec.concentration, path, columns
     )
     plan, strat_problems = _strat_plan(derived, spec.strats, path)
-    problems = check_rules(ordered, spec.eligibility, path=path) + limit_problems + strat_problems
+    problems = check_rules(tape, spec.eligibility, path=path) + limit_problems + strat_problems
     if problems:
         raise DealError.from_problems(problems)
 
-    n = len(ordered)
-    loan_id = ordered["loan_id"]
-    balance = ordered["current_balance"].to_numpy(dtype=float)
+    n = len(tape)
+    balance = columns.numbers("current_balance")
     fails = np.zeros((len(spec.eligibility), n), dtype=bool)
     for number, rule in enumerate(spec.eligibility):
-        fails[number] = ~rule_passes(derived, rule)
+        fails[number] = columns.pick(~rule_passes(derived, rule))
     failing = fails.any(axis=0)
     first_failed = np.argmax(fails, axis=0) if len(fails) else np.zeros(n, dtype=np.intp)
     alive = ~failing
-    pieces: list[pd.DataFrame] = []
-    positions: list[np.ndarray] = []
+    blocks: list[_Exclusions] = []
     counts: list[tuple[str, str, int, float, int, float]] = []
     for number, rule in enumerate(spec.eligibility):
         idx = np.flatnonzero(fails[number])
         first = failing[idx] & (first_failed[idx] == number)
-        positions.append(idx)
-        pieces.append(
-            _exclusion_rows(
-                loan_id,
-                balance,
-                idx,
+        blocks.append(
+            _Exclusions(
                 stage="eligibility",
                 rule=rule.name,
                 column=rule.column,
-                values=derived[rule.column],
+                positions=idx,
                 first=first,
+                show_value=True,
             )
         )
         counts.append(
@@ -461,17 +615,14 @@ def select_pool(
         keep = take_target(balance, alive, target, order=spec.target_order, seed=spec.seed)
         idx = np.flatnonzero(alive & ~keep)
         alive &= keep
-        positions.append(idx)
-        pieces.append(
-            _exclusion_rows(
-                loan_id,
-                balance,
-                idx,
+        blocks.append(
+            _Exclusions(
                 stage="target",
                 rule="target_balance",
                 column="current_balance",
-                values=None,
+                positions=idx,
                 first=np.ones(len(idx), dtype=bool),
+                show_value=False,
             )
         )
         amount = float(balance[idx].sum())
@@ -502,18 +653,14 @@ def select_pool(
             ) from None
         for number, limit in enumerate(limits):
             idx = np.flatnonzero(removed_by == number)
-            column = limit_columns[number]
-            positions.append(idx)
-            pieces.append(
-                _exclusion_rows(
-                    loan_id,
-                    balance,
-                    idx,
+            blocks.append(
+                _Exclusions(
                     stage="concentration",
                     rule=limit.name,
-                    column=column,
-                    values=ordered[column],
+                    column=limit_columns[number],
+                    positions=idx,
                     first=np.ones(len(idx), dtype=bool),
+                    show_value=True,
                 )
             )
             amount = float(balance[idx].sum())
@@ -522,53 +669,34 @@ def select_pool(
         if not alive.any():
             raise DealError(f"{path}.concentration: the limits leave no loan in the pool")
 
-    eligible = ordered.loc[alive].reset_index(drop=True)
-    eligible_derived = with_derived(eligible)
-    excluded = (
-        pd.concat(pieces, ignore_index=True)
-        if pieces
-        else _exclusion_rows(
-            loan_id,
-            balance,
-            np.empty(0, dtype=np.intp),
-            stage="eligibility",
-            rule="",
-            column="",
-            values=None,
-            first=np.empty(0, dtype=bool),
-        )
+    pool = np.flatnonzero(alive)
+    obligor = "obligor_id" if "obligor_id" in tape.columns else "loan_id"
+    tables, summary = _strats_and_summary(
+        spec, plan, columns, pool, balance[pool], columns.obligor_codes(obligor)[0]
     )
-    if len(excluded):
-        # Loan-id order (row positions are in loan-id order), then the order of the rules.
-        where = np.concatenate(positions)
-        excluded = excluded.iloc[np.lexsort((np.arange(len(excluded)), where))]
-        excluded = excluded.reset_index(drop=True)
-    exclusion_counts = pd.DataFrame(counts, columns=list(EXCLUSION_COUNT_COLUMNS))
-    weights = strat_weights(eligible_derived)
-    tables = {
-        column: stratify(eligible_derived, column, edges=edges, weights=weights)
-        for column, edges in plan
-    }
-    obligor_column = "obligor_id" if "obligor_id" in ordered.columns else "loan_id"
-    obligor_codes = codes_cache.get(obligor_column)
-    if obligor_codes is None:
-        obligor_codes = group_codes(ordered, obligor_column)
     return Pool(
         criteria=spec,
-        eligible=eligible,
-        excluded=excluded,
-        exclusion_counts=exclusion_counts,
-        summary=summarize(
-            eligible_derived,
-            score_edges=spec.strats.credit_score,
-            dpd_edges=spec.strats.days_past_due,
-            strats=tables,
-            obligor_codes=obligor_codes[alive],
-        ),
+        exclusion_counts=pd.DataFrame(counts, columns=list(EXCLUSION_COUNT_COLUMNS)),
+        summary=summary,
         strats=tables,
         tape_count=n,
         tape_balance=float(balance.sum()),
+        cut=_Cut(
+            tape=derived,
+            columns=tuple(tape.columns),
+            rows=rows,
+            eligible=pool,
+            blocks=tuple(blocks),
+            balance=balance,
+        ),
     )
 
 
-__all__ = ["EXCLUDED_COLUMNS", "EXCLUSION_COUNT_COLUMNS", "STRAT_COLUMNS", "Pool", "select_pool"]
+__all__ = [
+    "EXCLUDED_COLUMNS",
+    "EXCLUSION_COUNT_COLUMNS",
+    "STRAT_COLUMNS",
+    "Pool",
+    "factorize",
+    "select_pool",
+]

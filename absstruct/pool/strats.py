@@ -84,46 +84,85 @@ def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
     return frame[column].to_numpy(dtype=float, na_value=np.nan)
 
 
-Weights = dict[str, tuple[np.ndarray, np.ndarray]]
+def bucket_codes(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+    """Bucket of each value: how many edges lie at or below it; ``len(edges) + 1`` if NaN.
+
+    Counting edges by comparison beats a binary search when edges are few.
+
+    >>> bucket_codes(np.array([5.0, 0.0, 12.0, np.nan, -1.0]), (0, 10)).tolist()
+    [1, 1, 2, 3, 0]
+    """
+    codes = np.zeros(len(values), dtype=np.uint8 if len(edges) < 254 else np.intp)
+    for edge in edges:
+        codes += values >= edge  # NaN compares False
+    codes[np.isnan(values)] = len(edges) + 1
+    return codes
+
+
+def sorted_categories(codes: np.ndarray, names: Sequence[Any]) -> tuple[np.ndarray, list[str]]:
+    """Relabel factor ``codes`` (-1 or ``len(names)`` for missing) in sorted name order.
+
+    Returns the new codes and the labels, ``missing`` last.
+
+    >>> codes, labels = sorted_categories(np.array([0, 1, -1, 0]), ["B", "A"])
+    >>> codes.tolist(), labels
+    ([1, 0, 2, 1], ['A', 'B', 'missing'])
+    """
+    text = [str(name) for name in names]
+    rank = np.empty(len(text) + 1, dtype=np.intp)
+    rank[np.argsort(np.asarray(text, dtype=object), kind="stable")] = np.arange(len(text))
+    rank[len(text)] = len(text)
+    return rank[np.where(codes < 0, len(text), codes)], [*sorted(text), MISSING]
+
+
+# Per averaged column: (weight, balance x value); weight None means the balance itself
+# (no value missing), product None means no loan carries a value.
+Weights = dict[str, tuple[np.ndarray | None, np.ndarray | None]]
 _AVERAGED = ("rate", "remaining_term", "credit_score")
 
 
-def strat_weights(frame: pd.DataFrame) -> Weights:
-    """Per averaged column: (balance where a value is present, balance x value), once per pool.
+def weights_of(balance: np.ndarray, values: Mapping[str, np.ndarray | None]) -> Weights:
+    """Averaging weights from arrays: ``values`` maps each averaged column to its numbers.
 
     Averages run over the loans that carry a value, so a missing score does not count as 0.
     """
-    balance = frame["current_balance"].to_numpy(dtype=float, na_value=0.0)
     weights: Weights = {}
     for column in _AVERAGED:
-        values = _numbers(frame, column)
-        present = ~np.isnan(values)
-        weights[column] = (
-            np.where(present, balance, 0.0),
-            np.where(present, balance * np.nan_to_num(values), 0.0),
-        )
+        numbers = values.get(column)
+        present = None if numbers is None else ~np.isnan(numbers)
+        if numbers is None or present is None or not present.any():
+            weights[column] = (np.zeros(len(balance)), None)
+        elif present.all():
+            weights[column] = (None, balance * numbers)
+        else:
+            weights[column] = (
+                np.where(present, balance, 0.0),
+                np.where(present, balance * np.nan_to_num(numbers), 0.0),
+            )
     return weights
 
 
-def _table(
-    codes: np.ndarray,
-    labels: Sequence[str],
-    frame: pd.DataFrame,
-    balance: np.ndarray,
-    weights: Weights | None = None,
+def strat_weights(frame: pd.DataFrame) -> Weights:
+    """Averaging weights of a pool frame, computed once and shared by its strats."""
+    balance = frame["current_balance"].to_numpy(dtype=float, na_value=0.0)
+    return weights_of(balance, {c: _numbers(frame, c) for c in _AVERAGED if c in frame.columns})
+
+
+def strat_table(
+    codes: np.ndarray, labels: Sequence[str], balance: np.ndarray, weights: Weights
 ) -> pd.DataFrame:
     """Aggregate by integer ``codes`` (0..len(labels)-1); keep non-empty buckets in order."""
     size = len(labels)
-    weights = strat_weights(frame) if weights is None else weights
     count = np.bincount(codes, minlength=size)
     money = np.bincount(codes, weights=balance, minlength=size)
 
     def weighted(column: str) -> np.ndarray:
         weight, product = weights[column]
+        if product is None:
+            return np.full(size, np.nan)
+        base = money if weight is None else np.bincount(codes, weights=weight, minlength=size)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.bincount(codes, weights=product, minlength=size) / np.bincount(
-                codes, weights=weight, minlength=size
-            )
+            return np.bincount(codes, weights=product, minlength=size) / base
 
     wac, wam, wa_score = weighted("rate"), weighted("remaining_term"), weighted("credit_score")
     total_count = count.sum()
@@ -153,22 +192,15 @@ def stratify(
     """One strat table of ``frame`` by ``column``: numeric buckets when ``edges`` are given,
     otherwise one row per value (sorted), plus ``missing`` when values are missing."""
     balance = frame["current_balance"].to_numpy(dtype=float, na_value=0.0)
-    series = frame[column]
+    weights = strat_weights(frame) if weights is None else weights
     if edges is not None:
-        values = series.to_numpy(dtype=float, na_value=np.nan)
-        codes = np.searchsorted(np.asarray(edges, dtype=float), values, side="right")
+        codes = bucket_codes(frame[column].to_numpy(dtype=float, na_value=np.nan), edges)
         labels = [*bucket_labels(column, edges), MISSING]
-        codes = np.where(np.isnan(values), len(labels) - 1, codes)
-        return _table(codes, labels, frame, balance, weights)
+        return strat_table(codes, labels, balance, weights)
     # Unsorted factorize is cheap; the few distinct values are sorted afterwards.
-    codes, uniques = pd.factorize(series, sort=False, use_na_sentinel=True)
-    names = [str(u) for u in uniques]
-    rank = np.empty(len(names) + 1, dtype=np.intp)
-    rank[np.argsort(np.asarray(names, dtype=object), kind="stable")] = np.arange(len(names))
-    rank[len(names)] = len(names)
-    labels = [*sorted(names), MISSING]
-    codes = rank[np.where(codes < 0, len(names), codes)]
-    return _table(codes, labels, frame, balance, weights)
+    codes, uniques = pd.factorize(frame[column], sort=False, use_na_sentinel=True)
+    codes, labels = sorted_categories(codes, list(uniques))
+    return strat_table(codes, labels, balance, weights)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -221,15 +253,75 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _weighted(values: np.ndarray, balance: np.ndarray) -> float:
+def _weighted(values: np.ndarray | None, balance: np.ndarray) -> float:
+    if values is None:
+        return float("nan")
     present = ~np.isnan(values)
+    if present.all():  # the common case, without copying through a mask
+        weight = balance.sum()
+        return float((values * balance).sum() / weight) if weight else float("nan")
     weight = balance[present].sum()
     return float((values[present] * balance[present]).sum() / weight) if weight else float("nan")
 
 
-def _mix(table: pd.DataFrame) -> dict[str, float]:
+def _mix(table: pd.DataFrame | None) -> dict[str, float]:
+    if table is None:
+        return {}
     return dict(
         zip(table["bucket"].tolist(), table["pct_balance"].astype(float).tolist(), strict=True)
+    )
+
+
+SUMMARY_NUMBERS: tuple[str, ...] = (
+    "original_balance",
+    "rate",
+    "remaining_term",
+    "original_term",
+    "seasoning",
+    "credit_score",
+)
+MIX_COLUMNS: tuple[str, ...] = ("grade", "credit_score", "days_past_due", "amortization")
+
+
+def pool_summary(
+    *,
+    balance: np.ndarray,
+    numbers: Mapping[str, np.ndarray | None],
+    mixes: Mapping[str, pd.DataFrame | None],
+    obligor_codes: np.ndarray,
+) -> PoolSummary:
+    """The summary from the pool's arrays (one entry per loan, in loan-id order).
+
+    ``numbers`` maps each of ``SUMMARY_NUMBERS`` to its values (None when the tape lacks
+    the column); ``mixes`` maps each of ``MIX_COLUMNS`` to its strat table (None when
+    absent); ``obligor_codes`` are integer obligor groups.
+    """
+    total = float(balance.sum())
+    count = len(balance)
+    by_obligor = np.bincount(obligor_codes, weights=balance) if count else np.zeros(0)
+    if len(by_obligor) > 10:
+        by_obligor = np.partition(by_obligor, len(by_obligor) - 10)[-10:]
+    # Sorted before adding, so the sum does not depend on how obligors were numbered.
+    top10 = float(np.sort(by_obligor).sum() / total) if total else float("nan")
+    score = numbers.get("credit_score")
+    scored = score is not None and not np.isnan(score).all()
+    original = numbers.get("original_balance")
+    return PoolSummary(
+        count=count,
+        current_balance=total,
+        original_balance=float("nan") if original is None else float(original.sum()),
+        average_balance=total / count if count else float("nan"),
+        max_balance=float(balance.max()) if count else float("nan"),
+        wac=_weighted(numbers.get("rate"), balance),
+        wam=_weighted(numbers.get("remaining_term"), balance),
+        wa_original_term=_weighted(numbers.get("original_term"), balance),
+        wa_seasoning=_weighted(numbers.get("seasoning"), balance),
+        wa_score=_weighted(score, balance) if scored else None,
+        top10_obligor_share=top10,
+        grade_mix=_mix(mixes.get("grade")) if count else {},
+        score_mix=_mix(mixes.get("credit_score")) if count and scored else {},
+        dpd_mix=_mix(mixes.get("days_past_due")) if count else {},
+        amortization_mix=_mix(mixes.get("amortization")) if count else {},
     )
 
 
@@ -247,55 +339,37 @@ def summarize(
     obligor groups of ``frame``'s rows) are reused when given rather than recomputed.
     """
     balance = frame["current_balance"].to_numpy(dtype=float, na_value=0.0)
-    total = float(balance.sum())
-    count = len(frame)
-    if "seasoning" in frame.columns:
-        seasoning = _numbers(frame, "seasoning")
-    else:
-        seasoning = _numbers(frame, "original_term") - _numbers(frame, "remaining_term")
+    numbers = {c: _numbers(frame, c) for c in SUMMARY_NUMBERS if c in frame.columns}
+    if "seasoning" not in frame.columns and {"original_term", "remaining_term"} <= set(frame):
+        numbers["seasoning"] = numbers["original_term"] - numbers["remaining_term"]
     if obligor_codes is None:
         obligor = frame["obligor_id"] if "obligor_id" in frame.columns else frame["loan_id"]
-        obligor_codes = pd.factorize(obligor)[0] if count else np.zeros(0, int)
-    by_obligor = np.bincount(obligor_codes, weights=balance)
-    if len(by_obligor) > 10:
-        by_obligor = np.partition(by_obligor, len(by_obligor) - 10)[-10:]
-    top10 = float(by_obligor.sum() / total) if total else float("nan")
-    score = _numbers(frame, "credit_score")
-
-    def mix(column: str, edges: Sequence[float] | None = None) -> dict[str, float]:
-        if column not in frame.columns or not count:
-            return {}
-        if strats is not None and column in strats:
-            return _mix(strats[column])
-        return _mix(stratify(frame, column, edges=edges))
-
-    return PoolSummary(
-        count=count,
-        current_balance=total,
-        original_balance=float(_numbers(frame, "original_balance")[:].sum())
-        if "original_balance" in frame.columns
-        else float("nan"),
-        average_balance=total / count if count else float("nan"),
-        max_balance=float(balance.max()) if count else float("nan"),
-        wac=_weighted(_numbers(frame, "rate"), balance),
-        wam=_weighted(_numbers(frame, "remaining_term"), balance),
-        wa_original_term=_weighted(_numbers(frame, "original_term"), balance),
-        wa_seasoning=_weighted(seasoning, balance),
-        wa_score=None if np.isnan(score).all() else _weighted(score, balance),
-        top10_obligor_share=top10,
-        grade_mix=mix("grade"),
-        score_mix=mix("credit_score", score_edges) if not np.isnan(score).all() else {},
-        dpd_mix=mix("days_past_due", dpd_edges),
-        amortization_mix=mix("amortization"),
-    )
+        obligor_codes = pd.factorize(obligor)[0] if len(frame) else np.zeros(0, int)
+    edges = {"credit_score": score_edges, "days_past_due": dpd_edges}
+    mixes: dict[str, pd.DataFrame | None] = {}
+    for column in MIX_COLUMNS:
+        if column not in frame.columns or not len(frame):
+            mixes[column] = None
+        elif strats is not None and column in strats:
+            mixes[column] = strats[column]
+        else:
+            mixes[column] = stratify(frame, column, edges=edges.get(column))
+    return pool_summary(balance=balance, numbers=numbers, mixes=mixes, obligor_codes=obligor_codes)
 
 
 __all__ = [
     "DPD_EDGES",
     "MISSING",
+    "MIX_COLUMNS",
     "STRAT_COLUMNS",
+    "SUMMARY_NUMBERS",
     "PoolSummary",
+    "bucket_codes",
     "bucket_labels",
+    "pool_summary",
+    "sorted_categories",
+    "strat_table",
     "stratify",
     "summarize",
+    "weights_of",
 ]
