@@ -211,7 +211,8 @@ def test_batch_equals_a_direct_single_scenario_run(book: Path, local_summary: pd
         (local_summary["scenario"] == "prepay=ABS 2%; default=CDR 30%")
         & (local_summary["tranche"] == "B")
     ].iloc[0]
-    writedown = 100 * ledger["writedown"][0].sum() / result.original_balances["B"]
+    # A fraction of the face bought (as tranche_metrics and `absstruct run --price` report it).
+    writedown = ledger["writedown"][0].sum() / result.original_balances["B"]
     print(f"batch yield {row['yield']!r} vs direct {direct.yield_!r}")
     assert row["yield"] == pytest.approx(direct.yield_, abs=1e-12)
     assert row["wal"] == pytest.approx(direct.wal, abs=1e-12)
@@ -434,3 +435,77 @@ def test_the_example_deals_run_in_one_batch(tmp_path: Path) -> None:
         assert rows["tranche"].tolist() == tranches * 2, name
         priced = rows[rows["yield"].notna()]
         assert (priced["wal"] > 0).all() and (priced["price"] == 100.0).all()
+
+
+# ------------------------------------------------------- one pricing function everywhere
+
+SAME_MEASURES = (
+    "price",
+    "accrued",
+    "yield",
+    "wal",
+    "modified_duration",
+    "principal_loss_pct",
+    "interest_shortfall",
+    "residual_irr",
+    "residual_multiple",
+)
+
+
+@pytest.mark.parametrize(
+    ("label", "arguments"),
+    [
+        ("base", ["--scenario", "base", "--price", "A=99.5", "--yield", "B=9%"]),
+        ("stress", ["--scenario", "stress"]),
+    ],
+)
+def test_summary_rows_equal_absstruct_run_price(
+    book: Path, local_summary: pd.DataFrame, runner, label: str, arguments: list[str]
+) -> None:
+    """A batch job's rows are what ``absstruct run DEAL --price ...`` reports for it."""
+    import json
+
+    command = ["run", str(book / "deal.toml"), *arguments, "--settle", "2026-07-15", "--json"]
+    result = runner.invoke(main, command)
+    assert result.exit_code == 0, result.output
+    expected = {row["tranche"]: row for row in json.loads(result.stdout)["pricing"]}
+    rows = _by_label(local_summary, label)
+    assert list(rows["tranche"]) == list(expected) == list(TRANCHES)
+    for tranche, want in expected.items():
+        got = rows.loc[tranche]
+        assert got["yield_convention"] == want["convention"]
+        final = got["final_payment_date"]
+        assert final.date().isoformat() == want["expected_final_date"]
+        for column in SAME_MEASURES:
+            value = None if pd.isna(got[column]) else float(got[column])
+            print(f"{label} {tranche} {column}: run {want[column]!r}, batch {value!r}")
+            if want[column] is None:
+                assert value is None
+            else:
+                assert value == pytest.approx(want[column], rel=1e-12, abs=1e-12)
+    # The residual is priced too: its IRR and multiple for its balance bought at par.
+    assert np.isfinite(rows.loc["R", "residual_irr"]) and rows.loc["R", "residual_multiple"] > 0
+
+
+def test_mid_period_settlement_prices_clean_with_accrued_as_run_does(
+    book: Path, runner, tmp_path: Path
+) -> None:
+    import json
+
+    jobs = tmp_path / "late.csv"
+    jobs.write_text(
+        f"deal,scenario,price,settlement\n{book / 'deal.toml'},stress,A=99.5,2026-09-01\n",
+        encoding="utf-8",
+    )
+    rows = _by_label(run_jobs(jobs, workers=1), "row 2")
+    command = ["run", str(book / "deal.toml"), "--scenario", "stress", "--price", "A=99.5"]
+    result = runner.invoke(main, [*command, "--settle", "2026-09-01", "--json"])
+    assert result.exit_code == 0, result.output
+    expected = {row["tranche"]: row for row in json.loads(result.stdout)["pricing"]}
+    # 2026-08-15 to 2026-09-01 on 30/360 is 16 days of A's 5% coupon, per 100.
+    assert rows.loc["A", "accrued"] == pytest.approx(5.0 * 16 / 360, abs=1e-12)
+    for tranche in ("A", "B"):
+        for column in ("price", "accrued", "yield", "wal", "modified_duration"):
+            assert rows.loc[tranche, column] == pytest.approx(
+                expected[tranche][column], rel=1e-12, abs=1e-12
+            ), f"{tranche} {column}"

@@ -43,6 +43,9 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "interest_shortfall",
     "final_payment_date",
     "yield_convention",
+    "accrued",
+    "residual_irr",
+    "residual_multiple",
 )
 FLOAT_COLUMNS = (
     "price",
@@ -52,6 +55,9 @@ FLOAT_COLUMNS = (
     "modified_duration",
     "principal_loss_pct",
     "interest_shortfall",
+    "accrued",
+    "residual_irr",
+    "residual_multiple",
 )
 TEXT_COLUMNS = tuple(c for c in SUMMARY_COLUMNS if c not in (*FLOAT_COLUMNS, "final_payment_date"))
 
@@ -200,31 +206,15 @@ class GroupInputs:
 
 
 def load_group(deal_path: Path, tape_path: Path | None) -> GroupInputs:
-    """Read the deal, then its tape (the job's, or the deal's own) through the deal's template.
-
-    When the deal has eligibility criteria the tape is cut to the eligible pool first, as
-    ``absstruct pool`` does.
-    """
+    """Read the deal, then its pool (the job's tape or the deal's own) as ``absstruct run``
+    does: :func:`absstruct.waterfall.deal_pool` reads it through the deal's template and
+    cuts it to the eligible loans."""
     from absstruct.deal import load_deal
-    from absstruct.tape import load_tape
+    from absstruct.waterfall import deal_pool
 
     deal = load_deal(deal_path)
-    pool = deal.pool
-    path = tape_path if tape_path is not None else pool.tape
-    if path is None:
-        raise AbsStructError(f"{deal_path.name}: pool.tape is not set and the job names no tape")
-    tape = load_tape(
-        path,
-        template=pool.template or "canonical",
-        cutoff=pool.cutoff or deal.dates.cutoff,
-        encoding=pool.encoding,
-        sheet=None if pool.sheet is None else str(pool.sheet),
-    )
-    if pool.criteria is not None:
-        from absstruct.pool.selection import select_pool
-
-        tape = select_pool(tape, pool.criteria).eligible
-    return GroupInputs(deal=deal, tape=tape)
+    pool = deal_pool(deal, None if tape_path is None else str(tape_path))
+    return GroupInputs(deal=deal, tape=pool.eligible)
 
 
 def job_scenario(deal: Any, job: Job) -> tuple[Any, bool | None]:
@@ -310,8 +300,6 @@ def _call_flags(deal: Any, calls: list[bool | None]) -> list[bool]:
 
 # --------------------------------------------------------------------------- pricing
 
-# Yields are bond-equivalent (semiannual) on the tranche's own day count (CONVENTIONS.md).
-YIELD_COMPOUNDING = "semiannual"
 LEDGER_FIELDS = (
     "balance",
     "interest_paid",
@@ -325,40 +313,124 @@ LEDGER_FIELDS = (
 def price_jobs(items: Sequence[tuple[str, Job, int]], deal: Any, result: Any) -> list[JobOutcome]:
     """Tranche records (and cash flows when asked) for each (key, job, scenario row) item.
 
-    Pricing runs on the pricing kernels over all of a tranche's scenarios at once; rows the
-    kernels cannot answer (a spread input, a curve, a tranche with nothing left to price)
-    go through the dated one-tranche functions, which also word the reason.
+    The numbers are :func:`absstruct.analytics.metrics.tranche_metrics`, the product's one
+    pricing function (``absstruct run --price`` prints the same): jobs sharing a settlement
+    date and curve are priced together, each scenario at its own job's quotes.
     """
-    checked: list[tuple[str, Job, int]] = []
+    from absstruct.analytics.metrics import tranche_metrics
+
     outcomes: dict[str, JobOutcome] = {}
+    groups: dict[tuple[dt.date | None, Path | None], list[tuple[str, Job, int]]] = {}
     for key, job, row in items:
         problem = _pricing_problem(job, deal, result)
         if problem:
             outcomes[key] = JobOutcome.failure(key, job, problem)
         else:
-            checked.append((key, job, row))
-    dates = np.array(result.payment_dates, dtype="datetime64[D]")
-    rows = np.array([row for _, _, row in checked], dtype=int)
-    records: list[list[Record]] = [[] for _ in checked]
-    flows: list[list[pd.DataFrame]] = [[] for _ in checked]
-    for tranche in deal.tranches:
-        ledger = result.tranches[tranche.name]
-        values = {f: np.asarray(ledger[f], dtype=float)[rows] for f in LEDGER_FIELDS}
-        original = float(result.original_balances[tranche.name])
-        priced = _price_tranche(tranche, values, dates, original, checked, deal)
-        for i, (key, job, _) in enumerate(checked):
-            row_values = {f: v[i] for f, v in values.items()}
-            records[i].append(
-                {**_tranche_record(tranche, row_values, dates, original), **priced[i]}
-            )
-            if job.output == "cashflows":
-                flows[i].append(_cashflow_frame(key, tranche.name, dates, row_values))
-    for i, (key, job, _) in enumerate(checked):
-        cashflows = pd.concat(flows[i], ignore_index=True) if flows[i] else None
-        outcomes[key] = JobOutcome(
-            key=key, ok=True, rows=job_records(key, job, records[i]), cashflows=cashflows
+            groups.setdefault((job.settlement, job.curve), []).append((key, job, row))
+    for (settlement, curve_path), members in groups.items():
+        rows = [row for _, _, row in members]
+        chosen = result if rows == list(range(result.n_scenarios)) else select(result, rows)
+        curve = None if curve_path is None else _read_curve(curve_path)
+        table = tranche_metrics(
+            chosen,
+            deal,
+            settlement=settlement,
+            quotes=[job_quotes(job, curve) for _, job, _ in members],
         )
+        records = [_summary_record(row) for row in table.to_dict(orient="records")]
+        width = len(chosen.tranches)
+        for i, (key, job, row) in enumerate(members):
+            flows = None
+            if job.output == "cashflows":
+                flows = pd.concat(
+                    [_cashflow_frame(key, name, result, row) for name in result.tranches],
+                    ignore_index=True,
+                )
+            outcomes[key] = JobOutcome(
+                key=key,
+                ok=True,
+                rows=job_records(key, job, records[i * width : (i + 1) * width]),
+                cashflows=flows,
+            )
     return [outcomes[key] for key, _, _ in items]
+
+
+def job_quotes(job: Job, curve: Any = None) -> Any:
+    """A job's pricing inputs as the :class:`~absstruct.analytics.metrics.Quotes` they are.
+
+    Examples
+    --------
+    >>> from absstruct.batch.jobs import PriceInput
+    >>> job = Job(deal=Path("d.toml"), pricing=(PriceInput(tranche="A", measure="yield",
+    ...     value=0.031),))
+    >>> job_quotes(job).yields
+    {'A': 0.031}
+    """
+    from absstruct.analytics.metrics import Quotes
+
+    by_measure: dict[str, dict[str, float]] = {"price": {}, "yield": {}, "spread": {}}
+    for given in job.pricing:
+        by_measure[given.measure][given.tranche] = given.value
+    return Quotes(
+        prices=by_measure["price"],
+        yields=by_measure["yield"],
+        spreads=by_measure["spread"],
+        curve=curve,
+    )
+
+
+def select(result: Any, rows: Sequence[int]) -> Any:
+    """The ``result`` of only the scenarios in ``rows`` (every ledger cut to those rows)."""
+    index = np.asarray(rows, dtype=int)
+
+    def cut(ledgers: dict[str, Any]) -> dict[str, Any]:
+        return {
+            name: replace(ledger, arrays={f: v[index] for f, v in ledger.arrays.items()})
+            for name, ledger in ledgers.items()
+        }
+
+    pool = replace(
+        result.pool,
+        arrays={f: v[index] for f, v in result.pool.arrays.items()},
+        scenario_names=tuple(result.scenario_names[i] for i in rows),
+    )
+    return replace(
+        result,
+        scenario_names=pool.scenario_names,
+        pool=pool,
+        tranches=cut(result.tranches),
+        accounts=cut(result.accounts),
+        fees=cut(result.fees),
+        taxes=cut(result.taxes),
+        triggers=cut(result.triggers),
+        support=cut(result.support),
+        deal=cut({"deal": result.deal})["deal"],
+    )
+
+
+def _summary_record(metrics: Record) -> Record:
+    """One ``tranche_metrics`` row as a summary record."""
+    spread = metrics["z_spread"]
+    if spread != spread:  # NaN: no zero curve; the I-spread on a term curve, if any
+        spread = metrics["i_spread"]
+    final = metrics["expected_final_date"]
+    return {
+        "status": "ok",
+        "error": "",
+        "tranche": metrics["tranche"],
+        "price": metrics["price"],
+        "accrued": metrics["accrued"],
+        "yield": metrics["yield"],
+        "spread": spread,
+        "wal": metrics["wal"],
+        "modified_duration": metrics["modified_duration"],
+        "principal_loss_pct": metrics["principal_loss_pct"],
+        "interest_shortfall": metrics["interest_shortfall"],
+        "final_payment_date": None if final is None else pd.Timestamp(final),
+        "yield_convention": metrics["convention"],
+        "residual_irr": metrics["residual_irr"],
+        "residual_multiple": metrics["residual_multiple"],
+    }
 
 
 def _pricing_problem(job: Job, deal: Any, result: Any) -> str:
@@ -373,189 +445,18 @@ def _pricing_problem(job: Job, deal: Any, result: Any) -> str:
     return ""
 
 
-def _cashflow_frame(
-    key: str, tranche: str, dates: np.ndarray, values: dict[str, np.ndarray]
-) -> pd.DataFrame:
+def _cashflow_frame(key: str, tranche: str, result: Any, row: int) -> pd.DataFrame:
+    ledger = result.tranches[tranche]
+    dates = np.array(result.payment_dates, dtype="datetime64[D]")
     return pd.DataFrame(
         {
             "job_id": key,
             "tranche": tranche,
             "period": np.arange(1, len(dates) + 1),
             "date": dates.astype("datetime64[ns]"),
-            **values,
+            **{f: np.asarray(ledger[f], dtype=float)[row] for f in LEDGER_FIELDS},
         }
     )
-
-
-def _tranche_record(
-    tranche: Any, values: dict[str, np.ndarray], dates: np.ndarray, original: float
-) -> Record:
-    paid = values["interest_paid"] + values["principal_paid"] + values["residual_paid"]
-    last = np.flatnonzero(paid > 0)
-    loss = 100.0 * float(values["writedown"].sum()) / original if original > 0 else 0.0
-    return {
-        "status": "ok",
-        "error": "",
-        "tranche": tranche.name,
-        "principal_loss_pct": loss,
-        "interest_shortfall": float(values["interest_shortfall"][-1]) if len(dates) else 0.0,
-        "final_payment_date": dates[last[-1]].astype("datetime64[ns]").item()
-        if last.size
-        else None,
-    }
-
-
-def _price_tranche(
-    tranche: Any,
-    values: dict[str, np.ndarray],
-    dates: np.ndarray,
-    original: float,
-    items: Sequence[tuple[str, Job, int]],
-    deal: Any,
-) -> list[Record]:
-    """Price one tranche in every item's scenario: kernels first, dated functions for the rest.
-
-    The face is the tranche balance at settlement (its original balance before the first
-    payment); the default input is a price of par.
-    """
-    from absstruct.daycount import as_days, year_fraction
-    from absstruct.pricing import Convention, risk_kernel, solve_yield_kernel, wal_kernel
-
-    if tranche.kind == "residual":
-        return [{} for _ in items]
-    convention = Convention(compounding=YIELD_COMPOUNDING, day_count=tranche.day_count)
-    frequency = convention.frequency
-    out: list[Record | None] = [None] * len(items)
-    by_settlement: dict[dt.date, list[int]] = {}
-    for i, (_, job, _) in enumerate(items):
-        by_settlement.setdefault(job.settlement or deal.dates.closing, []).append(i)
-    for settlement, members in by_settlement.items():
-        settle = as_days(settlement)
-        keep = dates > settle
-        before = int(np.sum(~keep))
-        index = np.array(members)
-        before_face = values["balance"][index, before - 1] if before else None
-        face = before_face if before_face is not None else np.full(len(index), original)
-        kernel_rows: list[int] = []
-        targets: list[float] = []
-        given_prices: list[float] = []
-        given_yields: list[float] = []
-        for position, i in enumerate(members):
-            _, job, _ = items[i]
-            given = next((p for p in job.pricing if p.tranche == tranche.name), None)
-            if job.curve is not None or (given is not None and given.measure == "spread"):
-                continue
-            if not (face[position] > 0) or not keep.any():
-                continue
-            kernel_rows.append(position)
-            if given is not None and given.measure == "yield":
-                targets.append(np.nan)
-                given_prices.append(np.nan)
-                given_yields.append(given.value)
-            else:
-                price = given.value if given is not None else 100.0
-                targets.append(price * face[position] / 100.0)
-                given_prices.append(price)
-                given_yields.append(np.nan)
-        if kernel_rows:
-            times = np.asarray(year_fraction(settle, dates[keep], convention.day_count), float)
-            chosen = index[kernel_rows]
-            interest = values["interest_paid"][chosen][:, keep]
-            principal = values["principal_paid"][chosen][:, keep]
-            amounts = interest + principal
-            target = np.asarray(targets)
-            solve = ~np.isnan(target)
-            rate = np.asarray(given_yields)
-            if solve.any():
-                rate[solve] = solve_yield_kernel(times, amounts[solve], target[solve], frequency)
-            pv, _, modified, _ = risk_kernel(times, amounts, rate, frequency)
-            wal = wal_kernel(times, principal)
-            for j, position in enumerate(kernel_rows):
-                if np.isfinite(rate[j]) and pv[j] > 0:
-                    # A price input is reported as given (the yield reprices it to ~1e-15).
-                    price = given_prices[j] if solve[j] else 100.0 * pv[j] / face[position]
-                    out[members[position]] = {
-                        "price": float(price),
-                        "yield": float(rate[j]),
-                        "spread": float("nan"),
-                        "wal": float(wal[j]),
-                        "modified_duration": float(modified[j]),
-                        "yield_convention": str(convention),
-                    }
-        for position, i in enumerate(members):
-            if out[i] is None:
-                out[i] = _tranche_price_one(
-                    tranche, values, i, dates, settlement, items[i][1], float(face[position])
-                )
-    return [record or {} for record in out]
-
-
-def _tranche_price_one(
-    tranche: Any,
-    values: dict[str, np.ndarray],
-    i: int,
-    dates: np.ndarray,
-    settlement: dt.date,
-    job: Job,
-    face: float,
-) -> Record:
-    """One scenario through the dated pricing functions (spreads, curves, and every case
-    the kernels leave blank, so that the reason is worded)."""
-    from absstruct.errors import PricingError
-    from absstruct.pricing import CashFlows, Convention, price_from_yield, yield_from_price
-    from absstruct.spreads import price_from_z_spread, z_spread
-
-    convention = Convention(compounding=YIELD_COMPOUNDING, day_count=tranche.day_count)
-    flows = CashFlows(
-        dates=dates, interest=values["interest_paid"][i], principal=values["principal_paid"][i]
-    )
-    given = next((p for p in job.pricing if p.tranche == tranche.name), None)
-    curve = _read_curve(job.curve) if job.curve is not None else None
-    try:
-        if not face > 0:
-            raise PricingError(f"face: the tranche is paid off by settlement {settlement}")
-        spread = float("nan")
-        if given is not None and given.measure == "yield":
-            priced = price_from_yield(
-                flows, settlement=settlement, yield_=given.value, convention=convention, face=face
-            )
-        else:
-            if given is not None and given.measure == "spread":
-                if curve is None:  # checked per job before pricing; kept for the type checker
-                    raise PricingError("spread: pricing at a spread needs a curve")
-                spread = given.value
-                price = price_from_z_spread(
-                    flows,
-                    settlement=settlement,
-                    spread=spread,
-                    curve=curve,
-                    day_count=tranche.day_count,
-                    face=face,
-                ).price
-            else:
-                price = given.value if given is not None else 100.0
-            priced = yield_from_price(
-                flows, settlement=settlement, price=price, convention=convention, face=face
-            )
-        if curve is not None and np.isnan(spread):
-            spread = z_spread(
-                flows,
-                settlement=settlement,
-                price=priced.price,
-                curve=curve,
-                day_count=tranche.day_count,
-                face=face,
-            ).spread
-    except PricingError as error:
-        return {"error": str(error), "yield_convention": str(convention)}
-    return {
-        "price": priced.price,
-        "yield": priced.yield_,
-        "spread": spread,
-        "wal": priced.wal,
-        "modified_duration": priced.modified,
-        "yield_convention": str(convention),
-    }
 
 
 def _read_curve(path: Path) -> Any:
@@ -572,7 +473,9 @@ __all__ = [
     "deal_tape_path",
     "execute_group",
     "failure_rows",
+    "job_quotes",
     "job_scenario",
     "load_group",
     "price_jobs",
+    "select",
 ]

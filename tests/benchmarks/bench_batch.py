@@ -60,7 +60,7 @@ def one_job_seconds(job) -> float:
     (outcome,) = engine.execute_group(task)
     seconds = time.perf_counter() - start
     if not outcome.ok:
-        raise SystemExit(f"the single job failed: {outcome.rows['error'].iloc[0]}")
+        raise SystemExit(f"the single job failed: {outcome.rows[0]['error']}")
     return seconds
 
 
