@@ -278,41 +278,42 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _column_values(series: pd.Series) -> list[Any]:
-    """Column values as plain Python objects, fast for numeric columns."""
+def _column_values(series: pd.Series, step: int = 1) -> list[Any]:
+    """Every ``step``-th value of a column as a plain Python object (None for missing)."""
     if pd.api.types.is_float_dtype(series) and not isinstance(series.dtype, pd.ArrowDtype):
-        array = series.to_numpy(dtype=float, na_value=np.nan)
+        array = series.to_numpy(dtype=float, na_value=np.nan)[::step]
         values: list[Any] = array.tolist()
         if not np.isfinite(array).all():
             values = [v if math.isfinite(v) else None for v in values]
         return values
     if pd.api.types.is_integer_dtype(series) and not series.isna().any():
-        return series.to_numpy(dtype=np.int64).tolist()
+        return series.to_numpy(dtype=np.int64)[::step].tolist()
     if pd.api.types.is_datetime64_any_dtype(series):
-        return [None if pd.isna(v) else v.to_pydatetime() for v in series]
-    return [_plain(v) for v in series.tolist()]
+        return [None if pd.isna(v) else v.to_pydatetime() for v in series.iloc[::step]]
+    return [_plain(v) for v in series.tolist()[::step]]
 
 
-def _column_cells(series: pd.Series, letter: str, numbers: list[str], style: int) -> list[str]:
-    """The ``<c>`` elements of a table column, rendered for the whole column at once.
+def _column_cells(series: pd.Series, style: int) -> list[str]:
+    """A table column's cell bodies (see :func:`~absstruct.report.sheetxml.cell_body`).
 
-    Writes what :func:`_column_values` reads: floats (non-finite ones empty), integers,
-    dates as serial days, text as inline strings, anything else value by value.
+    Writes what :func:`_column_values` reads, the whole column at once: floats (non-finite
+    ones empty), integers, dates as serial days, text as inline strings, anything else
+    value by value.
     """
     if pd.api.types.is_float_dtype(series) and not isinstance(series.dtype, pd.ArrowDtype):
-        return float_cells(series.to_numpy(dtype=float, na_value=np.nan), letter, numbers, style)
+        return float_cells(series.to_numpy(dtype=float, na_value=np.nan), style)
     if pd.api.types.is_integer_dtype(series) and not series.isna().any():
-        return int_cells(series.to_numpy(dtype=np.int64), letter, numbers, style)
+        return int_cells(series.to_numpy(dtype=np.int64), style)
     if pd.api.types.is_datetime64_any_dtype(series):
         if getattr(series.dt, "tz", None) is not None:
             series = series.dt.tz_localize(None)  # wall-clock time, as the cell shows it
-        return serial_cells(series.to_numpy(), letter, numbers, style)
+        return serial_cells(series.to_numpy(), style)
     values = series.to_numpy(dtype=object, copy=True)
     missing = series.isna().to_numpy(dtype=bool)
     if all(isinstance(v, str) for v in values[~missing]):
         values[missing] = None
-        return text_cells(values, letter, numbers, style)
-    return value_cells([_plain(v) for v in series.tolist()], letter, numbers, style)
+        return text_cells(values, style)
+    return value_cells([_plain(v) for v in series.tolist()], style)
 
 
 def _first_control_character(frame: pd.DataFrame) -> tuple[int, str] | None:
@@ -535,8 +536,9 @@ class _SheetWriter:
         step = max(1, len(frame) // 50)
         for col, (series, kind) in enumerate(zip(series_list, kinds, strict=True), start=1):
             # Widths from a sample of about 50 values a column.
-            for value in _column_values(series.iloc[::step]):
-                self._widen(col, _format_sample(value, kind))
+            samples = [_format_sample(value, kind) for value in _column_values(series, step)]
+            if samples:
+                self._widen(col, max(samples, key=_display_width))
         bad = _first_control_character(frame)
         if bad is not None:
             raise AbsStructError(
@@ -546,10 +548,10 @@ class _SheetWriter:
         # Whole columns at once; strings are inline strings: data, never a formula.
         numbers = row_numbers(self.row + 1, len(frame))
         columns = [
-            _column_cells(series, LETTERS[j], numbers, self._style_id(style))
-            for j, (series, style) in enumerate(zip(series_list, styles, strict=True))
+            _column_cells(series, self._style_id(style))
+            for series, style in zip(series_list, styles, strict=True)
         ]
-        self.parts.append(rows_xml(numbers, columns))
+        self.parts.append(rows_xml(numbers, LETTERS[: len(columns)], columns))
         self.row += len(frame)
         ws = self.ws
         last_row = self.row
