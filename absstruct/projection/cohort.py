@@ -114,16 +114,28 @@ def aggregate(
     *,
     holiday: tuple[float, int, int, bool] | None = None,
     loss_keys: tuple[tuple[int, np.ndarray], ...] = (),
+    scheduled: Aggregates | None = None,
 ) -> tuple[Aggregates, list[np.ndarray]]:
     """Sum the scheduled paths per cohort (and the advancing loss terms per loss key).
 
     ``holiday`` is ``(share, start, months, capitalize)``; each loss key is ``(lag,
     severity (C, T))`` and yields ``sum_j B_j min(sev(i-lag) b_j(i-lag-1), b_j(i-1))``.
+    ``scheduled`` is this function's own no-holiday aggregate from an earlier call, so that
+    a later call for a holiday or new loss keys does not sum the schedules again.
     """
-    T, C = n_periods, cohorts.n_cohorts
+    T = n_periods
     coef = coefficients(loans)
-    B, r = loans.balance, loans.rate / 12.0
     R = payments_left(cohorts.remaining, cohorts.period_months, T)  # (C, T+1)
+    agg = scheduled if scheduled is not None else _scheduled(loans, cohorts, T, coef, R)
+    return _holiday_and_losses(loans, cohorts, T, coef, R, agg, holiday, loss_keys)
+
+
+def _scheduled(
+    loans: LoanArrays, cohorts: Cohorts, T: int, coef: Coefficients, R: np.ndarray
+) -> Aggregates:
+    """The scheduled (no holiday) aggregates: closed forms summed per cohort."""
+    C = cohorts.n_cohorts
+    B, r = loans.balance, loans.rate / 12.0
     paying = R[:, 1:] < R[:, :-1]
     w_a = np.bincount(cohorts.ids, B * coef.A, C)
     w_m = np.bincount(cohorts.ids, B * coef.M, C)
@@ -138,7 +150,7 @@ def aggregate(
     bal[:, 0] = np.bincount(cohorts.ids, B, C)
     rbal[:, 0] = np.bincount(cohorts.ids, B * r, C)
     fee_w = np.bincount(cohorts.ids, B * loans.fee, C)
-    agg = Aggregates(
+    return Aggregates(
         balance=bal,
         principal=bal[:, :-1] - bal[:, 1:],
         capitalized=np.zeros((C, T)),
@@ -146,6 +158,21 @@ def aggregate(
         fee=np.where(paying, fee_w[:, None], 0.0),
         rate_balance=rbal,
     )
+
+
+def _holiday_and_losses(
+    loans: LoanArrays,
+    cohorts: Cohorts,
+    T: int,
+    coef: Coefficients,
+    R: np.ndarray,
+    agg: Aggregates,
+    holiday: tuple[float, int, int, bool] | None,
+    loss_keys: tuple[tuple[int, np.ndarray], ...],
+) -> tuple[Aggregates, list[np.ndarray]]:
+    """Blend in a payment holiday and sum the advancing loss terms, loan block by block."""
+    C = cohorts.n_cohorts
+    B, r = loans.balance, loans.rate / 12.0
     losses = [np.zeros((C, T)) for _ in loss_keys]
     if holiday is None and not loss_keys:
         return agg, losses

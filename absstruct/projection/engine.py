@@ -26,7 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from absstruct.curves import Assumptions
 from absstruct.errors import AssumptionError, Problem
-from absstruct.projection.cohort import Cohorts, aggregate, finish, group, survival_kernel
+from absstruct.projection.book import CohortBook, aggregate, holiday_key, horizon, segment_columns
+from absstruct.projection.cohort import Cohorts, finish, survival_kernel
 from absstruct.projection.flows import POOL_COLUMNS, PoolFlows
 from absstruct.projection.loans import recurse
 from absstruct.projection.schedules import LoanArrays, materialize, with_holiday
@@ -56,19 +57,6 @@ def _scenarios(
     if len(labels) != len(items):
         raise AssumptionError(f"names: {len(labels)} names for {len(items)} scenarios")
     return items, labels
-
-
-def _horizon(loans: LoanArrays, scenarios: list[Assumptions], periods: int | None) -> int:
-    if periods is not None:
-        if isinstance(periods, bool) or not isinstance(periods, (int, np.integer)) or periods < 1:
-            raise AssumptionError(f"periods: {periods!r} must be a whole number >= 1")
-        return int(periods)
-    extra = max((a.holiday.months for a in scenarios if a.holiday), default=0)
-    return max(int(loans.remaining.max(initial=1)), 1) + extra
-
-
-def _segment_columns(scenarios: list[Assumptions]) -> tuple[str, ...]:
-    return tuple(sorted({a.segment_by for a in scenarios if a.segment_by}))
 
 
 def rate_grids(
@@ -124,13 +112,8 @@ def _pool_mdr(targets: np.ndarray, eligible: np.ndarray):
     return mdr
 
 
-def _holiday_key(a: Assumptions) -> tuple[float, int, int, bool] | None:
-    h = a.holiday
-    return None if h is None else (h.share_value, h.start, h.months, h.capitalize)
-
-
 def project(
-    tape: pd.DataFrame,
+    tape: pd.DataFrame | CohortBook,
     scenarios: Assumptions | Sequence[Assumptions],
     *,
     periods: int | None = None,
@@ -141,13 +124,15 @@ def project(
 
     Parameters
     ----------
-    tape : pandas.DataFrame
+    tape : pandas.DataFrame or CohortBook
         Canonical tape (``current_balance, rate, original_term, remaining_term,
         amortization`` at least; ``payment_frequency, balloon_amount, fee_rate,
-        original_balance`` used when present).
+        original_balance`` used when present), or a tape already aggregated by
+        :func:`~absstruct.projection.aggregate` (its horizon is the projection's).
     scenarios : Assumptions or sequence of Assumptions
     periods : int, optional
-        Months to project; default the longest remaining term (plus any holiday).
+        Months to project; default the longest remaining term (plus any holiday), or the
+        book's horizon.
     names : sequence of str, optional
         Scenario labels.
     method : {"cohort", "loan"}
@@ -162,14 +147,22 @@ def project(
     items, labels = _scenarios(scenarios, names)
     if method not in ("cohort", "loan"):
         raise AssumptionError(f"method: {method!r} is not one of cohort, loan")
-    loans = LoanArrays.from_tape(tape, segment_columns=_segment_columns(items))
-    T = _horizon(loans, items, periods)
-    runs = (
-        _project_cohorts(loans, items, T)
-        if method == "cohort"
-        else [{k: v.sum(axis=0) for k, v in _loan_run(loans, a, T).items()} for a in items]
-    )
-    if method == "loan":
+    if isinstance(tape, CohortBook):
+        book = tape
+        book.check(items, periods)
+        loans, T = book.loans, book.n_periods
+    elif method == "cohort":
+        book = aggregate(
+            tape, periods=periods, by_age=any(a.basis == "age" for a in items), scenarios=items
+        )
+        loans, T = book.loans, book.n_periods
+    else:
+        loans = LoanArrays.from_tape(tape, segment_columns=segment_columns(items))
+        T = horizon(loans, items, periods)
+    if method == "cohort":
+        runs = _project_cohorts(book, items)
+    else:
+        runs = [{k: v.sum(axis=0) for k, v in _loan_run(loans, a, T).items()} for a in items]
         runs = [finish(run, advance=a.advance) for run, a in zip(runs, items, strict=True)]
     arrays = {name: np.stack([run[name] for run in runs]) for name in POOL_COLUMNS}
     return PoolFlows(
@@ -177,37 +170,29 @@ def project(
     )
 
 
-def _project_cohorts(
-    loans: LoanArrays, items: list[Assumptions], T: int
-) -> list[dict[str, np.ndarray]]:
-    cohorts: Cohorts = group(loans, by_age=any(a.basis == "age" for a in items))
+def _project_cohorts(book: CohortBook, items: list[Assumptions]) -> list[dict[str, np.ndarray]]:
+    cohorts, T = book.cohorts, book.n_periods
     grids = [rate_grids(a, cohorts.age, cohorts.remaining, cohorts.segments, T) for a in items]
-    # One aggregation per distinct holiday; loss aggregates per distinct (lag, severity).
-    plans: dict[object, list[tuple[int, np.ndarray]]] = {}
-    loss_index: dict[int, tuple[object, int]] = {}
-    for k, (a, (_, _, sev)) in enumerate(zip(items, grids, strict=True)):
-        keys = plans.setdefault(_holiday_key(a), [])
+    # One set of sums per distinct holiday; loss-cap sums per distinct (lag, severity).
+    wanted: dict[object, list[tuple[int, np.ndarray]]] = {}
+    for a, (_, _, sev) in zip(items, grids, strict=True):
+        wanted.setdefault(holiday_key(a), [])
         if a.advance:
-            found = next(
-                (j for j, (lag, s) in enumerate(keys) if lag == a.lag and np.array_equal(s, sev)),
-                None,
-            )
-            if found is None:
-                keys.append((a.lag, sev))
-                found = len(keys) - 1
-            loss_index[k] = (_holiday_key(a), found)
-    done = {
-        key: aggregate(loans, cohorts, T, holiday=key, loss_keys=tuple(keys))  # type: ignore[arg-type]
-        for key, keys in plans.items()
-    }
+            wanted[holiday_key(a)].append((a.lag, sev))
+    sums = {key: book.sums(key, losses) for key, losses in wanted.items()}  # type: ignore[arg-type]
+    position = dict.fromkeys(wanted, 0)
     runs = []
-    initial = float(loans.balance.sum())
-    for k, (a, (smm, mdr, sev)) in enumerate(zip(items, grids, strict=True)):
-        agg, losses = done[_holiday_key(a)]
+    initial = book.initial_balance
+    for a, (smm, mdr, sev) in zip(items, grids, strict=True):
+        key = holiday_key(a)
+        agg, losses = sums[key]
+        loss_term = None
+        if a.advance:
+            loss_term = losses[position[key]]
+            position[key] += 1
         targets = _cumulative(a, T, initial)
         if targets is not None:
             mdr = _cohort_pool_mdr(agg.balance, smm, targets, cohorts, a.lag)
-        entry = loss_index.get(k)
         runs.append(
             survival_kernel(
                 agg,
@@ -217,7 +202,7 @@ def _project_cohorts(
                 lag=a.lag,
                 advance=a.advance,
                 servicing=a.servicing_rate,
-                loss_term=None if entry is None else losses[entry[1]],
+                loss_term=loss_term,
             )
         )
     return runs
@@ -283,8 +268,8 @@ def project_loans(
 ) -> dict[str, np.ndarray]:
     """Loan-level cash flows: column name -> ``(loans, T)`` array, rows in tape order."""
     items, _ = _scenarios(assumptions, None)
-    loans = LoanArrays.from_tape(tape, segment_columns=_segment_columns(items))
-    return _loan_run(loans, items[0], _horizon(loans, items, periods))
+    loans = LoanArrays.from_tape(tape, segment_columns=segment_columns(items))
+    return _loan_run(loans, items[0], horizon(loans, items, periods))
 
 
 def loan_frame(

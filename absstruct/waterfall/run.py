@@ -57,6 +57,7 @@ import pandas as pd
 
 from absstruct.deal.calendar import MONTHS_PER_PERIOD
 from absstruct.errors import DealError, Problem
+from absstruct.projection.book import CohortBook
 from absstruct.projection.flows import POOL_COLUMNS, PoolFlows
 from absstruct.waterfall.engine import Engine
 from absstruct.waterfall.result import Ledger, Result
@@ -191,12 +192,26 @@ def _scenario_assumptions(deal: Deal, scenarios: Any) -> tuple[list[Any], tuple[
     return items, tuple(f"scenario {i + 1}" for i in range(len(items)))
 
 
-def project_collateral(deal: Deal, tape: pd.DataFrame, scenarios: Any = None) -> PoolFlows:
-    """Project a canonical tape under the deal's scenarios (names, Assumptions or a mapping)."""
+def project_collateral(
+    deal: Deal, tape: pd.DataFrame | CohortBook, scenarios: Any = None
+) -> PoolFlows:
+    """Project a canonical tape (or its :func:`collateral_book`) under the deal's scenarios
+    (names, Assumptions or a mapping)."""
     from absstruct.projection import project
 
     assumptions, names = _scenario_assumptions(deal, scenarios)
     return project(tape, assumptions, periods=_projection_periods(deal), names=names)
+
+
+def collateral_book(deal: Deal, tape: pd.DataFrame, scenarios: Any = None) -> CohortBook:
+    """The tape aggregated once over the deal's horizon, for many :func:`run` calls.
+
+    Cohorts are split by every column the deal's scenarios (or ``scenarios``) segment by.
+    """
+    from absstruct.projection import aggregate
+
+    assumptions, _ = _scenario_assumptions(deal, scenarios)
+    return aggregate(tape, periods=_projection_periods(deal), scenarios=assumptions)
 
 
 def unit_collateral(deal: Deal, scenarios: Any, names: tuple[str, ...]) -> PoolFlows:
@@ -284,8 +299,9 @@ def run(
     Parameters
     ----------
     deal : Deal
-    collateral : pandas.DataFrame or PoolFlows
-        A canonical tape (projected under ``scenarios``) or projected pool flows, monthly.
+    collateral : pandas.DataFrame, CohortBook or PoolFlows
+        A canonical tape or its :func:`collateral_book` (projected under ``scenarios``), or
+        projected pool flows, monthly.
     scenarios : None, str, sequence of str, Mapping[str, Assumptions] or sequence of Assumptions
         With a tape: which scenarios (default: ``base`` and every named scenario of the
         deal).  Ignored with pool flows, which carry their own scenario names.
@@ -302,11 +318,12 @@ def run(
     """
     if isinstance(collateral, PoolFlows):
         flows = collateral
-    elif isinstance(collateral, pd.DataFrame):
+    elif isinstance(collateral, (pd.DataFrame, CohortBook)):
         flows = project_collateral(deal, collateral, scenarios)
     else:
         raise DealError(
-            f"collateral: expected a tape DataFrame or PoolFlows, got {type(collateral).__name__}"
+            "collateral: expected a tape DataFrame, CohortBook or PoolFlows, "
+            f"got {type(collateral).__name__}"
         )
     check_rep_lines(deal)
     S = flows.n_scenarios
@@ -380,6 +397,7 @@ def _result(deal: Deal, engine: Engine, flows: PoolFlows) -> Result:
 
 __all__ = [
     "check_rep_lines",
+    "collateral_book",
     "deal_tape",
     "project_collateral",
     "rep_line_tape",
