@@ -48,6 +48,7 @@ from absstruct.report.atomic import atomic_path
 from absstruct.report.sheetxml import (
     LETTERS,
     float_cells,
+    float_columns,
     int_cells,
     row_numbers,
     row_xml,
@@ -316,6 +317,23 @@ def _column_cells(series: pd.Series, style: int) -> list[str]:
     return value_cells([_plain(v) for v in series.tolist()], style)
 
 
+def _columns_cells(series_list: list[pd.Series], styles: list[int]) -> list[list[str]]:
+    """Every column's cell bodies; the float columns formatted together in one call."""
+    out: list[list[str] | None] = [None] * len(series_list)
+    floats = [
+        j
+        for j, series in enumerate(series_list)
+        if pd.api.types.is_float_dtype(series) and not isinstance(series.dtype, pd.ArrowDtype)
+    ]
+    arrays = [series_list[j].to_numpy(dtype=float, na_value=np.nan) for j in floats]
+    for j, cells in zip(floats, float_columns(arrays, [styles[j] for j in floats]), strict=True):
+        out[j] = cells
+    return [
+        cells if cells is not None else _column_cells(series, style)
+        for cells, series, style in zip(out, series_list, styles, strict=True)
+    ]
+
+
 def _first_control_character(frame: pd.DataFrame) -> tuple[int, str] | None:
     """(row offset, value) of the first text a workbook cannot store, in reading order."""
     found: list[tuple[int, int, str]] = []
@@ -547,10 +565,8 @@ class _SheetWriter:
             )
         # Whole columns at once; strings are inline strings: data, never a formula.
         numbers = row_numbers(self.row + 1, len(frame))
-        columns = [
-            _column_cells(series, self._style_id(style))
-            for series, style in zip(series_list, styles, strict=True)
-        ]
+        style_ids = [self._style_id(style) for style in styles]
+        columns = _columns_cells(series_list, style_ids)
         self.parts.append(rows_xml(numbers, LETTERS[: len(columns)], columns))
         self.row += len(frame)
         ws = self.ws
