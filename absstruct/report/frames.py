@@ -44,7 +44,7 @@ def _write_xlsx(frames: Mapping[str, pd.DataFrame], tmp: Path) -> None:
     from openpyxl.cell.cell import TYPE_STRING
 
     book = Workbook(write_only=False)
-    book.remove(book.active)  # type: ignore[arg-type]
+    book.remove(book.active)
     for sheet_name, frame in frames.items():
         sheet = book.create_sheet(title=sheet_name[:31])
         sheet.append([str(c) for c in frame.columns])
@@ -61,7 +61,7 @@ def _write_xlsx(frames: Mapping[str, pd.DataFrame], tmp: Path) -> None:
 
 def _is_missing(value: object) -> bool:
     try:
-        return bool(pd.isna(value))  # type: ignore[arg-type]
+        return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
 
