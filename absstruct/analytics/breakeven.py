@@ -15,7 +15,8 @@ level is measured ``on`` one of three axes, every other assumption staying at th
     balance-weighted remaining term.
 
 Each engine pass runs a whole batch of candidate levels as scenarios (one projection, one
-waterfall over the scenario arrays): the first pass spreads ``batch`` levels over
+waterfall over the scenario arrays; the tape is aggregated into cohorts once, before the
+first pass): the first pass spreads ``batch`` levels over
 ``[0, upper]``, each later pass ``batch`` levels inside the bracket ``[last level with no
 loss, first level with a loss]``, until the bracket is narrower than ``tolerance``.  The
 reported level is the bracket's lower end, a level actually run with no loss.
@@ -52,6 +53,7 @@ from absstruct.errors import AssumptionError, DealError
 if TYPE_CHECKING:
     from absstruct.curves import Assumptions, Curve
     from absstruct.deal.model import Deal
+    from absstruct.projection import CohortBook
 
 Axis = Literal["cdr", "multiple", "cnl"]
 AXES: tuple[str, ...] = ("cdr", "multiple", "cnl")
@@ -208,6 +210,7 @@ def breakeven(
     """
     from absstruct.deal.scenarios import assumptions_from_table
     from absstruct.waterfall import run
+    from absstruct.waterfall.run import collateral_book
 
     names = [t.name for t in deal.tranches]
     if tranche not in names:
@@ -224,16 +227,19 @@ def breakeven(
 
     passes = 0
     scenarios_run = 0
+    book: CohortBook | None = None
 
     def evaluate(levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        nonlocal passes, scenarios_run
+        nonlocal passes, scenarios_run, book
         chosen: dict[str, Assumptions] = {}
         for level in levels:
             text = axis.default(float(level))
             chosen[f"{on}={_number(level)}"] = assumptions_from_table(
                 {**table, "default": text}, where=f"breakeven {on}={_number(level)}"
             )
-        result = run(deal, tape, chosen, call=call)
+        if book is None:  # the tape is aggregated once; every pass projects from the book
+            book = collateral_book(deal, tape, chosen)
+        result = run(deal, book, chosen, call=call)
         if result.original_balances[tranche] <= 0:
             raise DealError(f"--tranche: {tranche!r} has no balance; a breakeven needs a note")
         passes += 1
