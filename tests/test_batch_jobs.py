@@ -322,3 +322,48 @@ def test_progress_redraws_in_place_on_a_terminal() -> None:
         "\r\x1b[2K[############............] 1/2 done, 0 failed, 1 remaining, ETA 0:00:10" in text
     )
     assert text.endswith("[########################] 1/2 done, 1 failed, 0 remaining, in 0:00:20\n")
+
+
+@pytest.mark.parametrize(
+    ("changed", "same"),
+    [
+        ({"template": "t2"}, False),
+        ({"indices.SOFR": "s2"}, False),
+        ({}, True),
+    ],
+)
+def test_hash_follows_the_files_the_deal_reads(changed: dict[str, str], same: bool) -> None:
+    job = Job(deal=Path("/d.toml"))
+    roles = {"template": Path("/map.toml"), "indices.SOFR": Path("/sofr.csv")}
+    files = {Path("/d.toml"): "aaa", Path("/map.toml"): "t1", Path("/sofr.csv"): "s1"}
+    edited = {**files, **{roles[role]: text for role, text in changed.items()}}
+    pairs = list(roles.items())
+    key = job_hash(job, _digest_of(files), deal_files=pairs)
+    assert (job_hash(job, _digest_of(edited), deal_files=pairs) == key) is same
+    assert job_hash(job, _digest_of(files), deal_files=pairs[::-1]) == key  # order-free
+
+
+def test_deal_inputs_finds_template_files_shipped_templates_and_index_csvs(tmp_path: Path) -> None:
+    from absstruct.batch.engine import deal_inputs
+    from absstruct.resources import templates_dir
+
+    own = _write(tmp_path, "map.toml", "name = 'map'\n")
+    deal = _write(
+        tmp_path,
+        "deal.toml",
+        f'[pool]\ntape = "t.csv"\ntemplate = "{own.as_posix()}"\n'
+        '[indices.SOFR]\ncsv = "rates/sofr.csv"\n[indices.FLAT]\nrates = [0.04]\n',
+    )
+    found = deal_inputs(deal)
+    assert found.tape == (tmp_path / "t.csv").resolve()
+    assert dict(found.files) == {
+        "template": own.resolve(),
+        "indices.SOFR": (tmp_path / "rates" / "sofr.csv").resolve(),
+    }
+    shipped = _write(tmp_path, "shipped.toml", '[pool]\ntemplate = "lendingclub"\n')
+    assert dict(deal_inputs(shipped).files) == {
+        "template": templates_dir() / "tapes" / "lendingclub.toml"
+    }
+    bare = _write(tmp_path, "bare.toml", "name = 'no pool'\n")
+    assert deal_inputs(bare).files == (("template", templates_dir() / "tapes" / "canonical.toml"),)
+    assert deal_inputs(_write(tmp_path, "bad.toml", "[pool\n")).files == ()

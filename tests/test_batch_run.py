@@ -509,3 +509,29 @@ def test_mid_period_settlement_prices_clean_with_accrued_as_run_does(
             assert rows.loc[tranche, column] == pytest.approx(
                 expected[tranche][column], rel=1e-12, abs=1e-12
             ), f"{tranche} {column}"
+
+
+@pytest.mark.parametrize("edited", ["template", "index"])
+def test_editing_the_template_or_an_index_csv_reruns_the_job(
+    book: Path, tmp_path: Path, edited: str
+) -> None:
+    from absstruct.resources import templates_dir
+
+    template = tmp_path / "map.toml"
+    template.write_bytes((templates_dir() / "tapes" / "canonical.toml").read_bytes())
+    (tmp_path / "sofr.csv").write_text("period,rate\n1,0.04\n", encoding="utf-8")
+    tape = (book / "tape.csv").as_posix()
+    text = DEAL.replace('tape = "tape.csv"', f'tape = "{tape}"\ntemplate = "{template.as_posix()}"')
+    (tmp_path / "deal.toml").write_text(f'{text}\n[indices.SOFR]\ncsv = "sofr.csv"\n', "utf-8")
+    jobs = tmp_path / "jobs.csv"
+    jobs.write_text("deal,scenario\ndeal.toml,\ndeal.toml,stress\n", encoding="utf-8")
+    out = tmp_path / "out"
+    first = run_jobs(jobs, workers=1, out_dir=out)
+    assert (first["status"] == "ok").all(), first["error"].unique()
+    assert plan_jobs(load_jobs(jobs), out_dir=out, resume=True).pending_count == 0
+    if edited == "template":
+        template.write_text(template.read_text("utf-8") + "\n# reviewed\n", "utf-8")
+    else:
+        (tmp_path / "sofr.csv").write_text("period,rate\n1,0.045\n", encoding="utf-8")
+    again = plan_jobs(load_jobs(jobs), out_dir=out, resume=True)
+    assert again.pending_count == 2 and not (set(again.keys) & set(first["job_id"]))

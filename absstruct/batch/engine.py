@@ -1,9 +1,10 @@
 """The batch task function: one (deal, tape) group of jobs as one scenario-array engine pass.
 
 ``execute_group`` is what runs on a worker, local process or Dask alike.  It reads the
-deal and the tape once (kept per worker process, so later chunks of the same group reuse
-them), builds one scenario per job, runs the waterfall over all of them in a single pass,
-and prices each job's tranches.  Errors stay with the job that caused them: a broken deal
+deal and the tape and aggregates the tape into cohorts once (kept per worker process, so
+later chunks of the same group start from the aggregated book), builds one scenario per
+job, runs the waterfall over all of them in a single pass, and prices each job's tranches
+with the product's tranche metrics.  Errors stay with the job that caused them: a broken deal
 fails its group's jobs, a bad scenario or price fails only its own job.
 """
 
@@ -180,41 +181,89 @@ def describe_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def deal_tape_path(deal: Path) -> Path | None:
-    """The tape a deal file names (hashed for ``--resume``); ``None`` when it cannot be read.
+@dataclass(frozen=True, kw_only=True)
+class DealInputs:
+    """The files a deal file reads besides itself, found for hashing (``--resume``).
 
-    Read straight from the TOML (``[pool] tape``, relative to the deal file) rather than
-    through full validation, so that even a deal that fails to load hashes its tape.
+    ``tape`` is the deal's own tape; ``files`` are (role, path) pairs: ``template`` for the
+    tape mapping template (a file the deal names, or the shipped template of that name) and
+    ``indices.NAME`` for each index-rate CSV.
+    """
+
+    tape: Path | None = None
+    files: tuple[tuple[str, Path], ...] = ()
+
+
+def deal_inputs(deal: Path) -> DealInputs:
+    """The tape, mapping template and index-rate CSVs a deal file reads.
+
+    Read straight from the TOML rather than through full validation, so that even a deal
+    that fails to load hashes what it names.  Paths resolve as the loaders resolve them:
+    the tape and index CSVs relative to the deal file, the template as
+    :func:`absstruct.tape.template.load_template` finds it.
     """
     try:
         document = tomllib.loads(deal.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return None
+        return DealInputs()
+    folder = deal.resolve().parent
     pool = document.get("pool")
-    tape = pool.get("tape") if isinstance(pool, dict) else None
-    if not isinstance(tape, str) or not tape.strip():
-        return None
-    return (deal.resolve().parent / tape.strip()).resolve()
+    pool = pool if isinstance(pool, dict) else {}
+    tape = _text(pool.get("tape"))
+    files: list[tuple[str, Path]] = []
+    template = template_file(_text(pool.get("template")) or "canonical")
+    if template is not None:
+        files.append(("template", template))
+    indices = document.get("indices")
+    for name, curve in (indices if isinstance(indices, dict) else {}).items():
+        csv_name = _text(curve.get("csv")) if isinstance(curve, dict) else None
+        if csv_name:
+            files.append((f"indices.{name}", (folder / csv_name).resolve()))
+    return DealInputs(tape=None if tape is None else (folder / tape).resolve(), files=tuple(files))
+
+
+def deal_tape_path(deal: Path) -> Path | None:
+    """The tape a deal file names (hashed for ``--resume``); ``None`` when it cannot be read."""
+    return deal_inputs(deal).tape
+
+
+def template_file(name: str) -> Path | None:
+    """The file behind a tape template name or path (``None`` when there is none)."""
+    from absstruct.resources import templates_dir
+
+    path = Path(name)
+    if name.endswith(".toml") or path.exists():
+        return path.resolve()
+    shipped = templates_dir() / "tapes" / f"{name}.toml"
+    return shipped if shipped.exists() else None
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 @dataclass(frozen=True, kw_only=True)
 class GroupInputs:
-    """What a group shares: the validated deal and its (eligible) tape, read once."""
+    """What a group shares, made once per worker: the validated deal, its eligible tape and
+    that tape aggregated into cohorts over the deal's horizon (every chunk projects from it).
+    """
 
     deal: Any
     tape: pd.DataFrame
+    book: Any
 
 
 def load_group(deal_path: Path, tape_path: Path | None) -> GroupInputs:
     """Read the deal, then its pool (the job's tape or the deal's own) as ``absstruct run``
     does: :func:`absstruct.waterfall.deal_pool` reads it through the deal's template and
-    cuts it to the eligible loans."""
+    cuts it to the eligible loans; then aggregate it once (``collateral_book``)."""
     from absstruct.deal import load_deal
     from absstruct.waterfall import deal_pool
+    from absstruct.waterfall.run import collateral_book
 
     deal = load_deal(deal_path)
-    pool = deal_pool(deal, None if tape_path is None else str(tape_path))
-    return GroupInputs(deal=deal, tape=pool.eligible)
+    tape = deal_pool(deal, None if tape_path is None else str(tape_path)).eligible
+    return GroupInputs(deal=deal, tape=tape, book=collateral_book(deal, tape))
 
 
 def job_scenario(deal: Any, job: Job) -> tuple[Any, bool | None]:
@@ -282,7 +331,7 @@ def _run_isolating_failures(
     calls = [scenarios[k][1] for k in keys]
     call = None if all(c is None for c in calls) else _call_flags(inputs.deal, calls)
     try:
-        result = run(inputs.deal, inputs.tape, {k: scenarios[k][0] for k in keys}, call=call)
+        result = run(inputs.deal, inputs.book, {k: scenarios[k][0] for k in keys}, call=call)
     except Exception as error:
         if len(keys) == 1 or isinstance(error, DealError):
             return [(keys, None, error)]
@@ -467,9 +516,11 @@ def _read_curve(path: Path) -> Any:
 
 __all__ = [
     "SUMMARY_COLUMNS",
+    "DealInputs",
     "GroupInputs",
     "JobOutcome",
     "Task",
+    "deal_inputs",
     "deal_tape_path",
     "execute_group",
     "failure_rows",

@@ -152,11 +152,19 @@ class Job:
         }
 
 
-def job_hash(job: Job, file_digest: Callable[[Path], str], deal_tape: Path | None = None) -> str:
-    """Content hash of a job: file bytes (deal, tape, curve), its inputs and the version.
+def job_hash(
+    job: Job,
+    file_digest: Callable[[Path], str],
+    deal_tape: Path | None = None,
+    deal_files: Sequence[tuple[str, Path]] = (),
+) -> str:
+    """Content hash of a job: file bytes (deal, tape, curve, the files the deal reads), its
+    inputs and the version.
 
     ``file_digest`` maps a path to the hex digest of its bytes (``"missing"`` when absent);
-    ``deal_tape`` is the deal's own tape, hashed when the job names no tape.
+    ``deal_tape`` is the deal's own tape, hashed when the job names no tape; ``deal_files``
+    are the other files the deal reads, as (role, path) pairs: its tape mapping template
+    and index-rate CSVs (see :func:`absstruct.batch.engine.deal_inputs`).
 
     Examples
     --------
@@ -168,6 +176,9 @@ def job_hash(job: Job, file_digest: Callable[[Path], str], deal_tape: Path | Non
     True
     >>> job_hash(a, digest) == job_hash(replace(a, overrides=()), digest)
     False
+    >>> template = [("template", Path("auto.toml"))]
+    >>> job_hash(a, digest, deal_files=template) == job_hash(a, digest)
+    False
     """
     tape = job.tape if job.tape is not None else deal_tape
     payload = {
@@ -175,6 +186,7 @@ def job_hash(job: Job, file_digest: Callable[[Path], str], deal_tape: Path | Non
         "deal": file_digest(job.deal),
         "tape": None if tape is None else file_digest(tape),
         "curve": None if job.curve is None else file_digest(job.curve),
+        "deal_files": sorted([role, file_digest(path)] for role, path in deal_files),
         **job.identity(),
     }
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)

@@ -23,10 +23,11 @@ from typing import Any, TextIO
 import pandas as pd
 
 from absstruct.batch.engine import (
+    DealInputs,
     JobOutcome,
     Record,
     Task,
-    deal_tape_path,
+    deal_inputs,
     execute_group,
     failure_rows,
     records_frame,
@@ -88,7 +89,7 @@ def plan_jobs(
     if chunk_size < 1:
         raise AbsStructError(f"chunk size: {chunk_size} is below 1")
     digests: dict[Path, str] = {}
-    deal_tapes: dict[Path, Path | None] = {}
+    deal_reads: dict[Path, DealInputs] = {}
 
     def digest(path: Path) -> str:
         if path not in digests:
@@ -97,12 +98,11 @@ def plan_jobs(
 
     keys: list[str] = []
     for job in jobs:
-        own_tape = None
-        if job.tape is None:
-            if job.deal not in deal_tapes:
-                deal_tapes[job.deal] = deal_tape_path(job.deal)
-            own_tape = deal_tapes[job.deal]
-        keys.append(job_hash(job, digest, own_tape))
+        if job.deal not in deal_reads:
+            deal_reads[job.deal] = deal_inputs(job.deal)
+        reads = deal_reads[job.deal]
+        own_tape = reads.tape if job.tape is None else None
+        keys.append(job_hash(job, digest, own_tape, reads.files))
     finished: set[str] = set()
     if resume and out_dir is not None:
         finished = {key for key in set(keys) if job_file(out_dir, key).exists()}
