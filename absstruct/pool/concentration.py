@@ -128,17 +128,25 @@ def _grouped_largest_first(
 
 
 class _GroupState:
-    """Group balances of one limit over the loans still in the pool, kept as loans go."""
+    """Group balances of one grouping over the loans still in the pool, kept as loans go.
 
-    def __init__(self, limit: GroupLimit | TopLimit, balance: np.ndarray, live: np.ndarray):
-        self.codes = np.asarray(limit.codes, dtype=np.intp)
+    Limits that group by the same codes (``max_obligor`` and ``top_obligors``) share one.
+    """
+
+    def __init__(self, codes: np.ndarray, balance: np.ndarray, live: np.ndarray):
+        self.codes = np.asarray(codes, dtype=np.intp)
         self.size = int(self.codes.max()) + 1 if len(self.codes) else 0
-        self.refresh(balance, live)
+        live_codes = self.codes[live]
+        self.counts = np.bincount(live_codes, minlength=self.size)
+        self.totals = np.bincount(live_codes, weights=balance[live], minlength=self.size)
+        self.shortlist: np.ndarray | None = None  # see _top_contenders
+        self.listed_loans: np.ndarray | None = None  # the shortlist's loans
+        self.floor = -np.inf
 
     def refresh(self, balance: np.ndarray, live: np.ndarray) -> None:
-        codes = self.codes[live]
-        self.totals = np.bincount(codes, weights=balance[live], minlength=self.size)
-        self.counts = np.bincount(codes, minlength=self.size)
+        """Recompute the balances from scratch (subtraction leaves rounding behind)."""
+        self.totals = np.bincount(self.codes[live], weights=balance[live], minlength=self.size)
+        self.shortlist = None
 
     def remove(self, gone: np.ndarray, balance: np.ndarray) -> None:
         codes = self.codes[gone]
@@ -200,23 +208,47 @@ def _group_step(
     return np.sort(np.concatenate(pieces)) if pieces else np.empty(0, dtype=np.intp)
 
 
+def _top_contenders(state: _GroupState, n: int) -> np.ndarray:
+    """Obligors that may be among the ``n`` largest: all whose balance ties the n-th or more.
+
+    A shortlist of the largest obligors is kept between steps; balances only fall, so
+    while its n-th largest is above the largest balance left out, the top is inside it.
+    """
+    obligors = state.totals
+    if len(obligors) <= n:
+        return np.arange(len(obligors))
+    if state.shortlist is None:
+        size = min(len(obligors), max(8 * n, 256))
+        if size == len(obligors):
+            state.shortlist, state.floor = np.arange(len(obligors)), -np.inf
+        else:
+            split = np.argpartition(obligors, len(obligors) - size - 1)
+            state.shortlist = split[len(obligors) - size :]
+            state.floor = float(obligors[split[len(obligors) - size - 1]])
+        state.listed_loans = None
+    listed = obligors[state.shortlist]
+    if len(listed) >= n:
+        cut = np.partition(listed, len(listed) - n)[len(listed) - n]
+        if cut > state.floor:
+            return state.shortlist[listed >= cut]
+    state.shortlist = None  # the top may reach past the shortlist: look at everyone
+    cut = np.partition(obligors, len(obligors) - n)[len(obligors) - n]
+    return np.flatnonzero(obligors >= cut)
+
+
 def _top_step(
     limit: TopLimit, state: _GroupState, balance: np.ndarray, live: np.ndarray, total: float
 ) -> np.ndarray:
     """Loans the top-``n`` limit removes now: the top obligors' largest loans first."""
     obligors = state.totals
-    present = state.present()
-    if len(obligors) > limit.n:
-        cut = np.partition(obligors, len(obligors) - limit.n)[len(obligors) - limit.n]
-        contenders = np.flatnonzero(obligors >= cut)
-    else:
-        contenders = np.arange(len(obligors))
+    contenders = _top_contenders(state, limit.n)
     key = contenders if limit.first is None else limit.first[contenders]
     ranked = contenders[np.lexsort((key, -obligors[contenders]))][: limit.n]
     excess = obligors[ranked].sum() - limit.share * total
     tol = _TOL * max(total, 1.0)
     if excess <= tol:
         return np.empty(0, dtype=np.intp)
+    present = state.present()
     if min(limit.n, present) > limit.share * present + _TOL:
         raise InfeasibleLimit(
             limit.name,
@@ -226,7 +258,15 @@ def _top_step(
     need = excess / (1.0 - limit.share)
     in_top = np.zeros(len(obligors), dtype=bool)
     in_top[ranked] = True
-    idx = np.flatnonzero(live & in_top[state.codes])
+    if state.shortlist is not None:  # the top obligors' loans are among the shortlist's
+        if state.listed_loans is None:
+            listed = np.zeros(len(obligors), dtype=bool)
+            listed[state.shortlist] = True
+            state.listed_loans = np.flatnonzero(listed[state.codes])
+        idx = state.listed_loans
+        idx = idx[live[idx] & in_top[state.codes[idx]]]
+    else:
+        idx = np.flatnonzero(live & in_top[state.codes])
     return _largest_first(idx, balance, need - tol)
 
 
@@ -245,18 +285,34 @@ def trim(
     passes : int
         How many passes over all limits it took to settle.
     """
-    balance = np.asarray(balance, dtype=float)
-    live = np.asarray(alive, dtype=bool).copy()
     removed_by = np.full(len(balance), -1, dtype=np.int64)
-    states = [_GroupState(limit, balance, live) for limit in limits]
+    # Work on the alive loans only (still in loan-id order), then map back.
+    positions = np.flatnonzero(alive)
+    removed, passes = _trim_alive(np.asarray(balance, dtype=float)[positions], positions, limits)
+    removed_by[positions] = removed
+    return removed_by, passes
+
+
+def _trim_alive(
+    balance: np.ndarray, positions: np.ndarray, limits: Sequence[GroupLimit | TopLimit]
+) -> tuple[np.ndarray, int]:
+    live = np.ones(len(balance), dtype=bool)
+    removed_by = np.full(len(balance), -1, dtype=np.int64)
+    shared: dict[int, _GroupState] = {}
+    for limit in limits:
+        if id(limit.codes) not in shared:
+            codes = np.asarray(limit.codes)[positions]
+            shared[id(limit.codes)] = _GroupState(codes, balance, live)
+    states = [shared[id(limit.codes)] for limit in limits]
+    distinct = list(shared.values())
     total = float(balance[live].sum())
-    checked = False  # group balances recomputed from scratch since the last removal
+    left = int(np.count_nonzero(live))
+    checked = False  # balances recomputed from scratch since the last removal
     for passes in range(1, MAX_PASSES + 1):
         changed = False
-        for number, state in enumerate(states):
+        for number, (limit, state) in enumerate(zip(limits, states, strict=True)):
             # Each limit is brought within bounds before the next is looked at.
-            while live.any():
-                limit = limits[number]
+            while left:
                 if isinstance(limit, TopLimit):
                     gone = _top_step(limit, state, balance, live, total)
                 else:
@@ -265,18 +321,20 @@ def trim(
                     break
                 live[gone] = False
                 removed_by[gone] = number
-                for other in states:
+                left -= len(gone)
+                for other in distinct:
                     other.remove(gone, balance)
-                total = float(balance[live].sum())
+                total -= float(balance[gone].sum())
                 changed = True
-            if not live.any():
+            if not left:
                 return removed_by, passes
         if not changed:
             if checked:
                 return removed_by, passes
             # Balances were kept by subtraction: confirm on fresh sums before settling.
-            for state in states:
+            for state in distinct:
                 state.refresh(balance, live)
+            total = float(balance[live].sum())
             checked = True
         else:
             checked = False

@@ -57,7 +57,7 @@ from absstruct.pool.strats import (
     bucket_labels,
     pool_summary,
     sorted_categories,
-    strat_table,
+    strat_tables,
     weights_of,
 )
 
@@ -337,22 +337,27 @@ def _check_tape(tape: pd.DataFrame) -> None:
         raise TapeError.from_problems(problems, source="tape")
 
 
-def factorize(series: pd.Series) -> tuple[np.ndarray, list[Any]]:
-    """Integer codes numbered by first appearance (missing: ``len(uniques)``) and uniques.
+def factorize(series: pd.Series) -> tuple[np.ndarray, int]:
+    """Integer codes numbered by first appearance, missing values ``k``; and ``k``.
 
     Arrow-backed text is dictionary-encoded by Arrow, which hashes it faster than pandas.
 
-    >>> codes, uniques = factorize(pd.Series(["b", "a", None, "b"]))
-    >>> codes.tolist(), uniques
-    ([0, 1, 2, 0], ['b', 'a'])
+    >>> codes, k = factorize(pd.Series(["b", "a", None, "b"]))
+    >>> codes.tolist(), k
+    ([0, 1, 2, 0], 2)
     """
+    codes, uniques = _encode(series)
+    return codes, len(uniques)
+
+
+def _encode(series: pd.Series) -> tuple[np.ndarray, pa.Array | pd.Index]:
     if isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow":
         encoded = pa.chunked_array(pa.array(series)).combine_chunks().dictionary_encode()
-        uniques = encoded.dictionary.to_pylist()
+        uniques = encoded.dictionary
         indices = pc.fill_null(encoded.indices, len(uniques))
         return indices.to_numpy().astype(np.intp, copy=False), uniques
     codes, found = pd.factorize(series, sort=False, use_na_sentinel=True)
-    return np.where(codes < 0, len(found), codes).astype(np.intp, copy=False), list(found)
+    return np.where(codes < 0, len(found), codes).astype(np.intp, copy=False), found
 
 
 class _Columns:
@@ -362,7 +367,8 @@ class _Columns:
         self.tape = tape
         self.rows = rows
         self._numbers: dict[str, np.ndarray] = {}
-        self._codes: dict[str, tuple[np.ndarray, list[Any]]] = {}
+        self._codes: dict[str, tuple[np.ndarray, pa.Array | pd.Index]] = {}
+        self._obligors: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
 
     def pick(self, values: np.ndarray) -> np.ndarray:
         return values if self.rows is None else values[self.rows]
@@ -373,23 +379,34 @@ class _Columns:
             self._numbers[column] = self.pick(values)
         return self._numbers[column]
 
-    def codes(self, column: str) -> tuple[np.ndarray, list[Any]]:
+    def codes(self, column: str) -> np.ndarray:
         """Group codes in loan-id order, numbered by first appearance in the tape's rows."""
         if column not in self._codes:
-            codes, uniques = factorize(self.tape[column])
+            codes, uniques = _encode(self.tape[column])
             self._codes[column] = (self.pick(codes), uniques)
-        return self._codes[column]
+        return self._codes[column][0]
+
+    def names(self, column: str) -> list[Any]:
+        """The values ``codes(column)`` numbers, as Python objects."""
+        self.codes(column)
+        uniques = self._codes[column][1]
+        return uniques.to_pylist() if isinstance(uniques, pa.Array) else list(uniques)
 
     def obligor_codes(self, column: str) -> tuple[np.ndarray, np.ndarray | None]:
         """Obligor codes and, unless codes already rank that way, each one's first position."""
+        if column not in self._obligors:
+            self._obligors[column] = self._obligor_codes(column)
+        return self._obligors[column]
+
+    def _obligor_codes(self, column: str) -> tuple[np.ndarray, np.ndarray | None]:
         if column == "loan_id" or (
             column == "obligor_id" and self.tape["obligor_id"].equals(self.tape["loan_id"])
         ):
             return np.arange(len(self.tape)), None  # one group per (unique) loan id
-        codes, uniques = self.codes(column)
+        codes = self.codes(column)
         if self.rows is None:
             return codes, None  # first appearance in the rows is first in loan-id order
-        first = np.full(len(uniques) + 1, len(codes), dtype=np.intp)
+        first = np.full(int(codes.max()) + 1, len(codes), dtype=np.intp)
         np.minimum.at(first, codes, np.arange(len(codes)))
         return codes, first
 
@@ -422,7 +439,7 @@ def _group_limits(
             codes = columns.obligor_codes(obligor)[0]
             column = obligor
         else:
-            codes = columns.codes(column)[0]
+            codes = columns.codes(column)
         built.append(GroupLimit(name=name, codes=codes, share=share))
         names.append(column)
     if limits.top_obligors is not None:
@@ -486,28 +503,26 @@ def _strats_and_summary(
         balance, {c: numbers(c) for c in ("rate", "remaining_term", "credit_score")}
     )
 
-    def table(column: str, edges: Sequence[float] | None) -> pd.DataFrame:
+    def coded(column: str, edges: Sequence[float] | None) -> tuple[np.ndarray, list[str]]:
         if edges is not None:
             values = columns.numbers(column)[pool]
-            labels = [*bucket_labels(column, edges), "missing"]
-            return strat_table(bucket_codes(values, edges), labels, balance, weights)
-        codes, uniques = columns.codes(column)
-        codes, labels = sorted_categories(codes[pool], uniques)
-        return strat_table(codes, labels, balance, weights)
+            return bucket_codes(values, edges), [*bucket_labels(column, edges), "missing"]
+        return sorted_categories(columns.codes(column)[pool], columns.names(column))
 
-    tables = {column: table(column, edges) for column, edges in plan}
     mix_edges = {
         "credit_score": spec.strats.credit_score,
         "days_past_due": spec.strats.days_past_due,
     }
-    mixes: dict[str, pd.DataFrame | None] = {}
-    for column in MIX_COLUMNS:
-        if column not in present or not len(pool):
-            mixes[column] = None
-        elif column in tables:
-            mixes[column] = tables[column]
-        else:
-            mixes[column] = table(column, mix_edges.get(column))
+    wanted = list(plan)
+    planned = {column for column, _ in plan}
+    if len(pool):
+        wanted += [(c, mix_edges.get(c)) for c in MIX_COLUMNS if c in present and c not in planned]
+    built = strat_tables([coded(c, e) for c, e in wanted], balance, weights)
+    tables = {column: built[number] for number, (column, _) in enumerate(plan)}
+    mixes: dict[str, pd.DataFrame | None] = {
+        column: built[number] for number, (column, _) in enumerate(wanted) if len(pool)
+    }
+    mixes = {column: mixes.get(column) for column in MIX_COLUMNS}
     summary_numbers = {c: numbers(c) for c in SUMMARY_NUMBERS}
     summary = pool_summary(
         balance=balance,
@@ -560,7 +575,7 @@ def select_pool(
         derived, spec.concentration, path, columns
     )
     plan, strat_problems = _strat_plan(derived, spec.strats, path)
-    problems = check_rules(tape, spec.eligibility, path=path) + limit_problems + strat_problems
+    problems = check_rules(derived, spec.eligibility, path=path) + limit_problems + strat_problems
     if problems:
         raise DealError.from_problems(problems)
 

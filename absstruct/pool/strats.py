@@ -152,17 +152,106 @@ def strat_table(
     codes: np.ndarray, labels: Sequence[str], balance: np.ndarray, weights: Weights
 ) -> pd.DataFrame:
     """Aggregate by integer ``codes`` (0..len(labels)-1); keep non-empty buckets in order."""
-    size = len(labels)
-    count = np.bincount(codes, minlength=size)
-    money = np.bincount(codes, weights=balance, minlength=size)
+    return strat_tables([(codes, labels)], balance, weights)[0]
 
-    def weighted(column: str) -> np.ndarray:
+
+# Joint keys of batched strats stay below this many cells (their sums stay in cache).
+_MAX_CELLS = 1 << 16
+
+
+def strat_tables(
+    coded: Sequence[tuple[np.ndarray, Sequence[str]]],
+    balance: np.ndarray,
+    weights: Weights,
+    *,
+    max_cells: int = _MAX_CELLS,
+) -> list[pd.DataFrame]:
+    """Several strat tables from ``(codes, labels)`` pairs over the same loans.
+
+    Strats are batched: their codes combine into one joint key per batch (up to
+    ``max_cells`` cells), so a batch costs one ``bincount`` per weight however many strats
+    it holds; each strat's sums are the joint sums added over the other strats' axes.
+
+    >>> balance = np.array([100.0, 300.0, 600.0])
+    >>> weights = weights_of(balance, {"rate": np.array([0.05, 0.10, 0.20])})
+    >>> size, grade = strat_tables([(np.array([0, 1, 1]), ["small", "large"]),
+    ...                             (np.array([1, 0, 1]), ["A", "B"])], balance, weights)
+    >>> size[["bucket", "balance", "wac"]].values.tolist()
+    [['small', 100.0, 0.05], ['large', 900.0, 0.16666666666666666]]
+    >>> grade[["bucket", "count", "balance"]].values.tolist()
+    [['A', 1, 300.0], ['B', 2, 700.0]]
+    """
+    batches: list[list[int]] = []
+    cells = max_cells + 1
+    for number, (_, labels) in enumerate(coded):
+        if cells * len(labels) > max_cells or not batches:
+            batches.append([])
+            cells = 1
+        batches[-1].append(number)
+        cells *= len(labels)
+    tables: dict[int, pd.DataFrame] = {}
+    for batch in batches:
+        built = _batch_tables([coded[number] for number in batch], balance, weights)
+        tables.update(zip(batch, built, strict=True))
+    return [tables[number] for number in range(len(coded))]
+
+
+def _batch_tables(
+    coded: Sequence[tuple[np.ndarray, Sequence[str]]], balance: np.ndarray, weights: Weights
+) -> list[pd.DataFrame]:
+    shape = tuple(len(labels) for _, labels in coded)
+    joint = np.asarray(coded[0][0], dtype=np.intp)
+    for (codes, _), size in zip(coded[1:], shape[1:], strict=True):
+        joint = joint * size + codes
+    cells = int(np.prod(shape))
+    count = np.bincount(joint, minlength=cells)
+    money = np.bincount(joint, weights=balance, minlength=cells)
+    averaged: dict[str, tuple[np.ndarray | None, np.ndarray] | None] = {}
+    for column in _AVERAGED:
         weight, product = weights[column]
         if product is None:
-            return np.full(size, np.nan)
-        base = money if weight is None else np.bincount(codes, weights=weight, minlength=size)
+            averaged[column] = None
+            continue
+        base = None if weight is None else np.bincount(joint, weights=weight, minlength=cells)
+        averaged[column] = (base, np.bincount(joint, weights=product, minlength=cells))
+    tables = []
+    for axis, (_, labels) in enumerate(coded):
+        others = tuple(a for a in range(len(shape)) if a != axis)
+
+        def margin(values: np.ndarray, others: tuple[int, ...] = others) -> np.ndarray:
+            return values.reshape(shape).sum(axis=others) if others else values
+
+        tables.append(
+            _strat_frame(
+                labels,
+                margin(count),
+                margin(money),
+                {
+                    column: None
+                    if pair is None
+                    else (None if pair[0] is None else margin(pair[0]), margin(pair[1]))
+                    for column, pair in averaged.items()
+                },
+            )
+        )
+    return tables
+
+
+def _strat_frame(
+    labels: Sequence[str],
+    count: np.ndarray,
+    money: np.ndarray,
+    averaged: Mapping[str, tuple[np.ndarray | None, np.ndarray] | None],
+) -> pd.DataFrame:
+    """One strat table from bucket sums; ``averaged`` holds (weight or None, product)."""
+
+    def weighted(column: str) -> np.ndarray:
+        pair = averaged[column]
+        if pair is None:
+            return np.full(len(labels), np.nan)
+        weight, product = pair
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.bincount(codes, weights=product, minlength=size) / base
+            return product / (money if weight is None else weight)
 
     wac, wam, wa_score = weighted("rate"), weighted("remaining_term"), weighted("credit_score")
     total_count = count.sum()
@@ -369,6 +458,7 @@ __all__ = [
     "pool_summary",
     "sorted_categories",
     "strat_table",
+    "strat_tables",
     "stratify",
     "summarize",
     "weights_of",
