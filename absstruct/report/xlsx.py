@@ -237,6 +237,8 @@ def _infer_kind(series: pd.Series) -> str:
         return "count"
     if pd.api.types.is_float_dtype(series):
         return "money"
+    if isinstance(series.dtype, pd.StringDtype):
+        return "text"
     sample = series.dropna()
     if len(sample) and isinstance(sample.iloc[0], dt.date):
         return "date"
@@ -311,7 +313,9 @@ def _column_cells(series: pd.Series, style: int) -> list[str]:
         return serial_cells(series.to_numpy(), style)
     values = series.to_numpy(dtype=object, copy=True)
     missing = series.isna().to_numpy(dtype=bool)
-    if all(isinstance(v, str) for v in values[~missing]):
+    if isinstance(series.dtype, pd.StringDtype) or all(
+        isinstance(v, str) for v in values[~missing]
+    ):
         values[missing] = None
         return text_cells(values, style)
     return value_cells([_plain(v) for v in series.tolist()], style)
@@ -334,12 +338,17 @@ def _columns_cells(series_list: list[pd.Series], styles: list[int]) -> list[list
     ]
 
 
-def _first_control_character(frame: pd.DataFrame) -> tuple[int, str] | None:
+def _first_control_character(columns: Sequence[pd.Series]) -> tuple[int, str] | None:
     """(row offset, value) of the first text a workbook cannot store, in reading order."""
     found: list[tuple[int, int, str]] = []
-    for col, (_label, series) in enumerate(frame.items()):
+    for col, series in enumerate(columns):
         if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
             continue
+        if isinstance(series.dtype, pd.StringDtype):
+            # Text columns repeat their values: search the distinct ones first.
+            distinct = [v for v in series.unique() if isinstance(v, str)]
+            if not _ILLEGAL_XML.search("".join(distinct)):
+                continue
         values = series.tolist()
         texts = [v for v in values if isinstance(v, str)]
         # One search over the joined column; look value by value only after a hit.
@@ -351,6 +360,37 @@ def _first_control_character(frame: pd.DataFrame) -> tuple[int, str] | None:
         return None
     row, _col, value = min(found)
     return row, value
+
+
+_FIXED_DECIMALS = {"percent", "rate", "money", "number", "count", "amount", "bp", "factor"}
+
+
+def _widest_samples(series: pd.Series, kind: str, step: int) -> list[str]:
+    """Texts whose widest is as wide as the widest sample (every ``step``-th value).
+
+    Numbers in a fixed-decimal format grow no narrower as they grow in size, so the
+    largest value and the most negative one stand for a numeric column's sample.
+
+    >>> _widest_samples(pd.Series([1.5, -20.0, 300.25, float("nan")]), "money", 1)
+    ['', '300.25', '-20.00']
+    """
+    numeric = (
+        pd.api.types.is_float_dtype(series) and not isinstance(series.dtype, pd.ArrowDtype)
+    ) or (pd.api.types.is_integer_dtype(series) and not series.isna().any())
+    if kind == "date" and pd.api.types.is_datetime64_any_dtype(series):
+        present = series.iloc[::step].notna().to_numpy()
+        return (["2024-01-31"] if present.any() else []) + ([""] if not present.all() else [])
+    if not numeric or (kind not in _FIXED_DECIMALS and kind not in ("int", "price", "years")):
+        return [_format_sample(value, kind) for value in _column_values(series, step)]
+    values = [v for v in _column_values(series, step) if v is not None]
+    texts = [""] if len(values) < len(range(0, len(series), step)) else []
+    array = np.asarray(values, dtype=float)
+    negative = np.signbit(array)
+    for part in (np.flatnonzero(~negative), np.flatnonzero(negative)):
+        if len(part):
+            sizes = np.abs(array[part])
+            texts.append(_format_sample(values[part[np.argmax(sizes)]], kind))
+    return texts
 
 
 def _format_sample(value: Any, kind: str) -> str:
@@ -416,7 +456,9 @@ def _check_sheets(sheets: Sequence[Sheet]) -> dict[str, tuple[Sheet, Table]]:
 class _SheetWriter:
     """Streams one sheet's blocks row by row, recording where each table landed."""
 
-    def __init__(self, book: Any, sheet: Sheet) -> None:
+    def __init__(
+        self, book: Any, sheet: Sheet, kinds: Mapping[str, list[str]] | None = None
+    ) -> None:
         from openpyxl.formatting.formatting import ConditionalFormattingList
 
         self.book = book
@@ -431,14 +473,16 @@ class _SheetWriter:
         self.parts: list[str] = []  # the sheet's <row> elements, in order
         self.sheet_data = ""
         self._styles: dict[tuple[str, bool, bool], Any] = {}
+        self.kinds = kinds or {}  # table name -> column kinds, when already worked out
+        self._color_scale: Any = None
 
     # cells -------------------------------------------------------------------------------
     def _proto(self, kind: str, bold: bool = False, header: bool = False) -> Any:
-        from openpyxl.cell import WriteOnlyCell
-        from openpyxl.styles import Alignment, Font, PatternFill
-
         key = (kind, bold, header)
         if key not in self._styles:
+            from openpyxl.cell import WriteOnlyCell
+            from openpyxl.styles import Alignment, Font, PatternFill
+
             cell = WriteOnlyCell(self.ws)
             cell.number_format = NUMBER_FORMATS[kind] if kind != "text" else "General"
             if header:
@@ -472,10 +516,15 @@ class _SheetWriter:
         cell._style = copy(self._proto(kind, bold))
         return cell
 
-    def _header_cell(self, text: str) -> Any:
-        cell = self._cell(text, "text")
-        cell._style = copy(self._proto("text", header=True))
-        return cell
+    def _header_cell(self, text: str) -> tuple[str, Any]:
+        """A header cell as (text, style): the header row is all text in one style."""
+        if _ILLEGAL_XML.search(text):
+            raise AbsStructError(
+                f"sheet {self.sheet.title!r}, row {self.row + 1}: {text!r} holds a control "
+                "character a workbook cannot store"
+            )
+        self._proto("text")  # styles are registered in first-use order: keep that order
+        return text, self._proto("text", header=True)
 
     def _widen(self, col: int, text: str, cap: int = 48) -> None:
         width = min(_display_width(text) + 2, cap)
@@ -487,10 +536,19 @@ class _SheetWriter:
         return int(self.book._cell_styles.add(style))
 
     def _emit(self, cells: list[Any]) -> None:
-        """Write a row of openpyxl cells (titles, notes, headers, key-value lines)."""
+        """Write a row of cells (titles, notes, headers, key-value lines).
+
+        A cell is an openpyxl cell or a (value, style) pair.
+        """
         self.row += 1
         if cells:
-            values = [(cell._value, self._style_id(cell._style), "") for cell in cells]
+            values = [
+                (value, self._style_id(style), "")
+                for value, style in (
+                    cell if isinstance(cell, tuple) else (cell._value, cell._style)
+                    for cell in cells
+                )
+            ]
             self.parts.append(row_xml(self.row, values, self.heights.get(self.row)))
 
     # blocks ------------------------------------------------------------------------------
@@ -525,7 +583,7 @@ class _SheetWriter:
             self._emit([self._cell(str(label), "text"), self._cell(value, kind)])
 
     def table(self, block: Table) -> None:
-        from openpyxl.formatting.rule import ColorScaleRule
+        from openpyxl.formatting.rule import ColorScaleRule, Rule
         from openpyxl.utils import get_column_letter
         from openpyxl.worksheet.filters import AutoFilter
         from openpyxl.worksheet.table import Table as XlTable
@@ -535,7 +593,7 @@ class _SheetWriter:
             self._emit([self._cell(block.title, "text", bold=True)])
         frame = block.frame
         labels = [str(c) for c in frame.columns]
-        kinds = column_kinds(block)
+        kinds = self.kinds.get(block.name) or column_kinds(block)
         header_row = self.row + 1
         longest = max((_display_width(label) for label in labels), default=0)
         if longest > HEADER_WRAP:
@@ -554,10 +612,10 @@ class _SheetWriter:
         step = max(1, len(frame) // 50)
         for col, (series, kind) in enumerate(zip(series_list, kinds, strict=True), start=1):
             # Widths from a sample of about 50 values a column.
-            samples = [_format_sample(value, kind) for value in _column_values(series, step)]
+            samples = _widest_samples(series, kind, step)
             if samples:
                 self._widen(col, max(samples, key=_display_width))
-        bad = _first_control_character(frame)
+        bad = _first_control_character(series_list)
         if bad is not None:
             raise AbsStructError(
                 f"sheet {self.sheet.title!r}, row {self.row + 1 + bad[0]}: {bad[1]!r} holds a "
@@ -587,9 +645,9 @@ class _SheetWriter:
             ws.add_table(table)
         for label in block.color_scale:
             col = get_column_letter(labels.index(label) + 1)
-            ws.conditional_formatting.add(
-                f"{col}{header_row + 1}:{col}{last_row}",
-                ColorScaleRule(
+            if self._color_scale is None:
+                # One red-yellow-green scale shared by every rule (openpyxl builds them slowly).
+                self._color_scale = ColorScaleRule(
                     start_type="min",
                     start_color="F8696B",
                     mid_type="percentile",
@@ -597,7 +655,10 @@ class _SheetWriter:
                     mid_color="FFEB84",
                     end_type="max",
                     end_color="63BE7B",
-                ),
+                ).colorScale
+            ws.conditional_formatting.add(
+                f"{col}{header_row + 1}:{col}{last_row}",
+                Rule(type="colorScale", colorScale=self._color_scale),
             )
         self.placed[block.name] = _Placed(self.sheet.title, header_row, 1, frame)
 
@@ -709,10 +770,10 @@ def write_xlsx(sheets: Sequence[Sheet], path: str | os.PathLike[str]) -> None:
     if not sheets:
         raise AbsStructError(f"{path}: a workbook needs at least one sheet")
     tables = _check_sheets(sheets)
-    for _sheet, table in tables.values():
-        column_kinds(table)  # unknown kinds fail before any file is touched
+    # Unknown kinds fail before any file is touched.
+    kinds = {name: column_kinds(table) for name, (_sheet, table) in tables.items()}
     book = Workbook(write_only=True)
-    writers = [_SheetWriter(book, sheet) for sheet in sheets]
+    writers = [_SheetWriter(book, sheet, kinds) for sheet in sheets]
     placed: dict[str, _Placed] = {}
     for writer in writers:
         writer.layout()
