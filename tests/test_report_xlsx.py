@@ -282,3 +282,36 @@ def test_empty_table_writes_a_placeholder_not_a_broken_table(tmp_path: Path) -> 
     ]
     assert [ws["A1"].value, ws["B1"].value, ws["A2"].value] == ["loan_id", "rule", "—"]
     assert not ws.tables
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    values=st.lists(
+        st.floats(allow_nan=True, allow_infinity=True, width=64)
+        | st.sampled_from([0.0, -0.0, -0.004, 9.995, -9.995, 0.9999999]),
+        min_size=1,
+        max_size=120,
+    ),
+    kind=st.sampled_from(sorted(set(NUMBER_FORMATS) - {"text", "bool"})),
+    as_int=st.booleans(),
+)
+def test_widest_samples_are_as_wide_as_every_sample(
+    values: list[float], kind: str, as_int: bool
+) -> None:
+    from absstruct.report.xlsx import (
+        _column_values,
+        _display_width,
+        _format_sample,
+        _widest_samples,
+    )
+
+    series = pd.Series(values, dtype=float)
+    if as_int:
+        finite = [v for v in values if abs(v) < 1e15]  # NaN fails the test too
+        series = pd.Series([int(v) for v in finite], dtype="int64")
+    step = max(1, len(series) // 50)
+    every = [_format_sample(v, kind) for v in _column_values(series, step)]
+    widest = _widest_samples(series, kind, step)
+    assert max(map(_display_width, widest), default=0) == max(
+        map(_display_width, every), default=0
+    ), (widest, every)
