@@ -237,3 +237,38 @@ def test_per_scenario_quotes_are_reported_as_given():
 def test_bad_per_scenario_quotes_raise(quotes, match):
     with pytest.raises(PricingError, match=match):
         tranche_metrics(run(DEAL, _flows(ROWS)), DEAL, quotes=quotes)
+
+
+@pytest.mark.parametrize("compounding", ["semiannual", "annual", "monthly"])
+def test_residual_irr_of_every_scenario_at_once_equals_pyxirr(compounding):
+    from absstruct.pricing import Convention as Conv
+
+    result = run(DEAL, _flows(ROWS))
+    convention = Conv(compounding=compounding, day_count="30/360")
+    table = tranche_metrics(result, DEAL, convention=convention, residual_price=7.5)
+    rows = table[table.tranche == "R"].reset_index(drop=True)
+    ledger = result.tranches["R"]
+    for s in range(len(ROWS)):
+        flows = CashFlows(
+            dates=list(result.payment_dates),
+            interest=ledger["interest_paid"][s] + ledger["residual_paid"][s],
+            principal=ledger["principal_paid"][s],
+        )
+        expected = residual_irr(
+            flows, settlement=DEAL.dates.closing, purchase_price=7.5, compounding=compounding
+        )
+        print(f"s{s}: pyxirr {expected.irr!r}, kernel {rows['residual_irr'][s]!r}")
+        assert rows["residual_irr"][s] == pytest.approx(expected.irr, rel=1e-9, abs=1e-12)
+        assert rows["residual_multiple"][s] == pytest.approx(expected.multiple, rel=1e-12)
+
+
+def test_a_residual_returning_nothing_has_minus_100_percent_effective():
+    from absstruct.analytics.metrics import _residual_measures
+
+    cash = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 12.0]])
+    dates = [dt.date(2026, 7, 31), dt.date(2026, 8, 31), dt.date(2026, 9, 30)]
+    found = _residual_measures(cash, dates, dt.date(2026, 6, 30), 10.0, "semiannual")
+    assert found["residual_irr"][0] == -2.0  # (1 - 100%) effective is -200% semiannual
+    assert found["residual_multiple"].tolist() == [0.0, 1.2]
+    years = (dt.date(2026, 9, 30) - dt.date(2026, 6, 30)).days / 365
+    assert found["residual_irr"][1] == pytest.approx(2 * (1.2 ** (1 / (2 * years)) - 1), rel=1e-12)

@@ -370,41 +370,36 @@ def _settlement(deal: Deal, settlement: Any) -> dt.date:
     return settled
 
 
-def _dates_or_none(dates: np.ndarray, mask: np.ndarray, last: bool) -> list[Any]:
+def _dates_or_none(dates: np.ndarray, mask: np.ndarray, last: bool) -> Any:
     """Per row the first (or last) date where ``mask`` holds, else None."""
-    out: list[Any] = []
-    for row in mask:
-        hits = np.flatnonzero(row)
-        out.append(dates[hits[-1] if last else hits[0]] if hits.size else None)
-    return out
+    T = mask.shape[1]
+    position = T - 1 - np.argmax(mask[:, ::-1], axis=1) if last else np.argmax(mask, axis=1)
+    return np.where(mask.any(axis=1), dates[position], None) if T else [None] * mask.shape[0]
 
 
 def _residual_measures(
-    result: Result,
-    name: str,
     cash: np.ndarray,
     dates: list[dt.date],
     settle: dt.date,
     stake: float,
     compounding: str,
 ) -> dict[str, Any]:
-    from absstruct.pricing import CashFlows
-    from absstruct.spreads import residual_irr
+    """IRR (re-quoted in ``compounding``, time on ACT/365F) and multiple per scenario.
 
+    Every scenario is solved at once: the IRR discounts the flows after settlement to the
+    purchase price, as :func:`absstruct.spreads.residual_irr` (pyxirr's XIRR) does one
+    scenario at a time; a residual returning nothing has an IRR of -100% annual effective.
+    """
     S = cash.shape[0]
     irr = np.full(S, np.nan)
     multiple = np.full(S, np.nan)
     if stake > 0:
-        for s in range(S):
-            flows = CashFlows(dates=dates, interest=np.zeros(len(dates)), principal=cash[s])
-            try:
-                found = residual_irr(
-                    flows, settlement=settle, purchase_price=stake, compounding=compounding
-                )
-            except PricingError:
-                multiple[s] = float(cash[s].sum()) / stake
-                continue
-            irr[s], multiple[s] = found.irr, found.multiple
+        times = np.maximum(np.asarray(year_fraction(settle, as_days(dates), "ACT/365F")), 0.0)
+        frequency = FREQUENCIES[compounding]
+        irr = solve_yield_kernel(times, cash, np.full(S, stake), frequency)
+        nothing = ~np.any(cash > 0, axis=1)
+        irr[nothing] = -float(frequency or np.inf)
+        multiple = cash.sum(axis=1) / stake
     return {
         "residual_irr": irr,
         "residual_multiple": multiple,
@@ -553,9 +548,7 @@ def tranche_metrics(
                 if original > 0
                 else float(result.pool.initial_balance) - notes_total
             )
-            frame.update(
-                _residual_measures(result, name, cash, dates, settle, stake, convention.compounding)
-            )
+            frame.update(_residual_measures(cash, dates, settle, stake, convention.compounding))
         else:
             frame.update(
                 {

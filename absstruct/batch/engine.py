@@ -386,7 +386,11 @@ def price_jobs(items: Sequence[tuple[str, Job, int]], deal: Any, result: Any) ->
             settlement=settlement,
             quotes=[job_quotes(job, curve) for _, job, _ in members],
         )
-        records = [_summary_record(row) for row in table.to_dict(orient="records")]
+        columns = {name: table[name].tolist() for name in METRICS_USED}
+        records = [
+            _summary_record(dict(zip(columns, row, strict=True)))
+            for row in zip(*columns.values(), strict=True)
+        ]
         width = len(chosen.tranches)
         for i, (key, job, row) in enumerate(members):
             flows = None
@@ -455,6 +459,25 @@ def select(result: Any, rows: Sequence[int]) -> Any:
         support=cut(result.support),
         deal=cut({"deal": result.deal})["deal"],
     )
+
+
+# The tranche_metrics columns a summary record is made of.
+METRICS_USED = (
+    "tranche",
+    "price",
+    "accrued",
+    "yield",
+    "z_spread",
+    "i_spread",
+    "wal",
+    "modified_duration",
+    "principal_loss_pct",
+    "interest_shortfall",
+    "expected_final_date",
+    "convention",
+    "residual_irr",
+    "residual_multiple",
+)
 
 
 def _summary_record(metrics: Record) -> Record:
