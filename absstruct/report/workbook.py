@@ -45,14 +45,6 @@ LOSS_METRICS: tuple[str, ...] = ("cumulative_loss", "cumulative_net_loss")
 _MONEY_KEYS = {"balance", "current_balance", "original_balance", "original_pool_balance"}
 
 
-def _kind(key: str, series: pd.Series | None = None) -> str | None:
-    if key in COLUMN_KINDS:
-        return COLUMN_KINDS[key]
-    if series is not None and pd.api.types.is_float_dtype(series):
-        return "money"
-    return None
-
-
 def _localize(
     frame: pd.DataFrame, lang: str, *, tranche_columns: Sequence[str] = ("tranche",)
 ) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -62,13 +54,21 @@ def _localize(
     for column in tranche_columns:
         if column in out.columns:
             out[column] = _relabel(out[column], lambda v: tranche_label(str(v), lang))
-    for column in out.columns:
-        if pd.api.types.is_bool_dtype(out[column]):
+    for column, dtype in out.dtypes.items():
+        if pd.api.types.is_bool_dtype(dtype):
             out[column] = _relabel(out[column], lambda v: label("true" if v else "false", lang))
     labels = unique_labels([label(str(c), lang) for c in out.columns])
-    for original, new in zip(out.columns, labels, strict=True):
-        kind = _kind(str(original), out[original])
-        if kind and not pd.api.types.is_string_dtype(out[original]):
+    dtypes = list(out.dtypes)
+    for index, (original, new) in enumerate(zip(out.columns, labels, strict=True)):
+        dtype = dtypes[index]
+        kind = COLUMN_KINDS.get(str(original)) or (
+            "money" if pd.api.types.is_float_dtype(dtype) else None
+        )
+        # An object column is text when its values are: ask the column, not its dtype.
+        textual = pd.api.types.is_string_dtype(
+            out.iloc[:, index] if pd.api.types.is_object_dtype(dtype) else dtype
+        )
+        if kind and not textual:
             kinds[new] = kind
     out.columns = labels
     return out, kinds
@@ -227,14 +227,17 @@ def _wide_waterfall_by_position(
         or len(set(headers)) != len(headers)
     ):
         return None
-    rows, periods = pd.MultiIndex.from_frame(frame[["period", "date"]]).factorize()
-    if periods.get_level_values(0).has_duplicates:
+    rows, periods = pd.factorize(frame["period"].to_numpy())
+    first_rows = np.unique(rows, return_index=True)[1]
+    dates = frame["date"].to_numpy()
+    if not (dates[first_rows][rows] == dates).all():
         return None  # one period on two dates: leave the order to the pivot
-    step_codes, step_pairs = pd.MultiIndex.from_frame(frame[["priority", "step"]]).factorize()
-    column_of = {
-        (p, s): i for i, (p, s) in enumerate(zip(steps["priority"], steps["step"], strict=True))
-    }
-    columns = np.array([column_of[pair] for pair in step_pairs], dtype=np.int64)[step_codes]
+    step_codes, priorities = pd.factorize(frame["priority"].to_numpy())
+    names = frame["step"].to_numpy(dtype=object)
+    if not (names[np.unique(step_codes, return_index=True)[1]][step_codes] == names).all():
+        return None  # one priority for two steps
+    column_of = {p: i for i, p in enumerate(steps["priority"].tolist())}
+    columns = np.array([column_of[p] for p in priorities.tolist()], dtype=np.int64)[step_codes]
     cells = rows * len(headers) + columns
     if len(np.unique(cells)) != len(cells):
         return None
@@ -243,8 +246,8 @@ def _wide_waterfall_by_position(
     table[np.isnan(table) & _placed(cells, table.shape)] = 0.0  # a sum of nothing paid is 0
     wide = pd.DataFrame(
         {
-            "period": periods.get_level_values(0),
-            "date": periods.get_level_values(1),
+            "period": periods,
+            "date": frame["date"].iloc[first_rows].reset_index(drop=True),
             **{header: table[:, j] for j, header in enumerate(headers)},
         }
     )
@@ -278,9 +281,12 @@ def _grid_tables(grid: pd.DataFrame, tranches: Sequence[str], lang: str) -> list
         if measure not in grid.columns:
             continue
         wide = _first_by_key(grid, measure, scenarios, order)
-        frame = pd.DataFrame({label("scenario", lang): [str(s) for s in scenarios]})
-        for j, header_text in enumerate(headers):
-            frame[header_text] = wide[:, j]
+        frame = pd.DataFrame(
+            {
+                label("scenario", lang): [str(s) for s in scenarios],
+                **{header_text: wide[:, j] for j, header_text in enumerate(headers)},
+            }
+        )
         kind = COLUMN_KINDS.get(measure, "number")
         tables.append(
             Table(
