@@ -146,7 +146,9 @@ class _GroupState:
     def refresh(self, balance: np.ndarray, live: np.ndarray) -> None:
         """Recompute the balances from scratch (subtraction leaves rounding behind)."""
         self.totals = np.bincount(self.codes[live], weights=balance[live], minlength=self.size)
-        self.shortlist = None
+        # Fresh sums may sit a rounding error above the kept ones: widen the shortlist's
+        # bound by as much rather than rebuild it.
+        self.floor = self.floor + _TOL * max(abs(self.floor), 1.0)
 
     def remove(self, gone: np.ndarray, balance: np.ndarray) -> None:
         codes = self.codes[gone]
@@ -183,7 +185,8 @@ def _group_step(
         if k * share >= 1 - _TOL:
             after = None  # no such pool: step as if each group were the only one over
             break
-        after = (total - groups[over].sum()) / (1 - k * share)
+        # Sorted before adding: the sum must not depend on how groups are numbered.
+        after = (total - np.sort(groups[over]).sum()) / (1 - k * share)
         grown = groups - share * after > tol
         if np.array_equal(grown, over):
             break
@@ -199,10 +202,12 @@ def _group_step(
     big = np.flatnonzero(sizes > _SMALL_GROUP)
     pieces = []
     if len(big):
-        small = ~np.isin(group, big)
         for code in big:
             pieces.append(_largest_first(candidates[group == code], balance, need[code]))
-        candidates, group = candidates[small], group[small]
+        if sizes[big].sum() == len(candidates):
+            candidates = candidates[:0]
+        else:
+            candidates = candidates[~np.isin(group, big)]
     if len(candidates):
         pieces.append(_grouped_largest_first(candidates, state.codes, balance, need))
     return np.sort(np.concatenate(pieces)) if pieces else np.empty(0, dtype=np.intp)

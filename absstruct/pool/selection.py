@@ -581,17 +581,19 @@ def select_pool(
 
     n = len(tape)
     balance = columns.numbers("current_balance")
-    fails = np.zeros((len(spec.eligibility), n), dtype=bool)
-    for number, rule in enumerate(spec.eligibility):
-        fails[number] = columns.pick(~rule_passes(derived, rule))
-    failing = fails.any(axis=0)
-    first_failed = np.argmax(fails, axis=0) if len(fails) else np.zeros(n, dtype=np.intp)
+    fails = [columns.pick(~rule_passes(derived, rule)) for rule in spec.eligibility]
+    # Row by row rather than across a (rules, loans) matrix: contiguous and cheap.
+    failing = np.zeros(n, dtype=bool)
+    first_failed = np.full(n, -1, dtype=np.intp)
+    for number in reversed(range(len(fails))):
+        first_failed[fails[number]] = number
+        failing |= fails[number]
     alive = ~failing
     blocks: list[_Exclusions] = []
     counts: list[tuple[str, str, int, float, int, float]] = []
     for number, rule in enumerate(spec.eligibility):
         idx = np.flatnonzero(fails[number])
-        first = failing[idx] & (first_failed[idx] == number)
+        first = first_failed[idx] == number
         blocks.append(
             _Exclusions(
                 stage="eligibility",
