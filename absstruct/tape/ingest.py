@@ -75,13 +75,14 @@ def read_tape(
     """
     spec = load_template(template)
     at = _as_date(cutoff)
-    known, typed, coded = template_headers(spec)
+    known, typed, coded, numbers = template_headers(spec)
     raw = read_raw(
         path,
         encoding=encoding,
         sheet=sheet,
         text_headers=_TextHeaders(typed),
         coded_headers=coded,
+        number_headers=numbers,
         header_hints=known,
     )
     log = ProblemLog(rows=raw.rows)

@@ -21,6 +21,8 @@ from absstruct.errors import Problem
 from absstruct.tape.parse import (
     DATE_DTYPE,
     DEFAULT_DATE_FORMATS,
+    FIRST_DAY,
+    LAST_DAY,
     add_months,
     months_between,
     parse_date,
@@ -54,20 +56,25 @@ class Mapped:
 _IDENTIFIERS = ("loan_id", "obligor_id")
 
 
-def template_headers(template: Template) -> tuple[set[str], set[str], set[str]]:
-    """Normalised headers the template may read; those parsed as numbers or dates; and
-    those holding codes or few distinct values (read dictionary-encoded: fast factorize)."""
+def template_headers(template: Template) -> tuple[set[str], set[str], set[str], set[str]]:
+    """Normalised headers the template may read; those parsed as numbers or dates; those
+    holding codes or few distinct values (read dictionary-encoded: fast factorize); and
+    those parsed as numbers only."""
     known: set[str] = set()
     typed: set[str] = set()
     coded: set[str] = set()
+    numbers: set[str] = set()
     for name, column in COLUMNS.items():
         headers = {normalise_header(h) for h in template.headers_for(name)}
         known |= headers
         if column.kind in ("number", "integer", "date"):
             typed |= headers
+            if column.kind != "date":
+                numbers |= headers
         elif name not in _IDENTIFIERS:
             coded |= headers
-    return known, typed, coded - typed
+    dates = typed - numbers
+    return known, typed, coded - typed, numbers - dates
 
 
 def map_columns(
@@ -139,7 +146,10 @@ def _parse_column(
             column=header,
             rule="not_a_date",
             values=series,
-            message=f"is not a date (tried {shown}, Excel serial numbers)",
+            message=(
+                f"is not a date (tried {shown}, Excel serial numbers; "
+                f"dates run {FIRST_DAY} to {LAST_DAY})"
+            ),
         )
         return values
     if column.kind == "text" and not (rule.values or rule.strip_prefix):

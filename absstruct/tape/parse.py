@@ -44,9 +44,19 @@ DEFAULT_DATE_FORMATS: tuple[str, ...] = (
 )
 # Excel's day zero (the 1900 system, including its phantom 1900-02-29).
 EXCEL_EPOCH = np.datetime64("1899-12-30", "D")
-_EXCEL_MAX_SERIAL = 2958465  # 9999-12-31
+# Dates are datetime64[ns]: the days that type can hold.  A placeholder such as
+# 9999-12-31 is outside it and is reported, never wrapped around to another date.
+FIRST_DAY = np.datetime64("1678-01-01", "D")
+LAST_DAY = np.datetime64("2262-04-11", "D")
+_EXCEL_MAX_SERIAL = int((LAST_DAY - EXCEL_EPOCH).astype("int64"))
 
-_MONEY_NOISE = re.compile(r"[,\s¥￥$€£元]|^RMB|^CNY|^USD", re.IGNORECASE)
+_CURRENCY = re.compile(r"[¥￥$€£元]|^\s*(?:RMB|CNY|USD)", re.IGNORECASE)
+# A number as exports write it once currency and percent are gone: thousands grouped by
+# commas (or spaces) in threes only, so "1,2,3" or a decimal comma ("12,5") is refused
+# rather than read as 123 or 125.  No hex, no underscores, no inf/nan words.
+_NUMBER_TEXT = re.compile(
+    r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d*)(?:\.\d*)?(?:[eE][+-]?\d+)?"
+)
 _TERM = re.compile(
     r"^\s*(\d+(?:\.\d+)?)\s*(months?|mos?|m|期|个月|月|years?|yrs?|y|年)?\s*$", re.IGNORECASE
 )
@@ -80,17 +90,26 @@ def parse_number(
     A trailing ``%`` always means percent.  Thousands separators, currency signs and
     accounting brackets are understood.  ``scale`` multiplies money (10000 for 万元).
     """
-    if pd.api.types.is_bool_dtype(series.dtype):
-        series = series.astype(object)
     n = len(series)
+    if _not_numbers(series.dtype):
+        # True/False, dates or durations are not amounts: refuse them rather than
+        # read True as 1 or a date as its count of nanoseconds.
+        return np.full(n, np.nan), series.notna().to_numpy()
     bad = np.zeros(n, dtype=bool)
     if pd.api.types.is_numeric_dtype(series.dtype):
-        return _apply_unit(
+        values = _apply_unit(
             series.to_numpy(dtype="float64", na_value=np.nan, copy=True), unit, scale
-        ), bad
+        )
+        return _finite(values, bad)
+    if series.dtype == object:
+        odd = series.map(_is_odd_cell, na_action="ignore").fillna(False).to_numpy(dtype=bool)
+        if odd.any():
+            series = series.where(~odd)
+            bad |= odd
     coerced = pd.to_numeric(series, errors="coerce")
     values = _apply_unit(coerced.to_numpy(dtype="float64", na_value=np.nan, copy=True), unit, scale)
-    failed = np.isnan(values) & ~is_blank(series)
+    # inf, 1e309 or hex that to_numeric let through get the strict text parser below.
+    failed = ~np.isfinite(values) & ~is_blank(series) & ~bad
     if failed.any():
         parser = _term_value if unit in ("months", "years") else _number_value
         parsed = _map_uniques(series[failed].astype("str"), parser)
@@ -109,20 +128,55 @@ def parse_number(
                 fixed[i] = _apply_unit(np.array([number]), unit, scale)[0]
         values[failed] = fixed
         bad[np.flatnonzero(failed)[~ok]] = True
+    return _finite(values, bad)
+
+
+def _not_numbers(dtype: object) -> bool:
+    return (
+        pd.api.types.is_bool_dtype(dtype)
+        or pd.api.types.is_datetime64_any_dtype(dtype)
+        or pd.api.types.is_timedelta64_dtype(dtype)
+        or isinstance(dtype, pd.PeriodDtype)
+    )
+
+
+def _is_odd_cell(value: object) -> bool:
+    """A spreadsheet cell holding a boolean, date, time or duration (not an amount)."""
+    import datetime as dt
+
+    return isinstance(
+        value, (bool, np.bool_, dt.date, dt.time, dt.timedelta, np.datetime64, np.timedelta64)
+    )
+
+
+def _finite(values: np.ndarray, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Infinite values (``inf``, ``1e309``, or a scale overflowing) are bad, not amounts."""
+    infinite = np.isinf(values)
+    if infinite.any():
+        values = np.where(infinite, np.nan, values)
+        bad = bad | infinite
     return values, bad
 
 
 def _number_value(text: object) -> tuple[float, str] | None:
-    """One text cell -> (number, kind) where kind is ``"%"`` for a percent cell."""
-    cleaned = _MONEY_NOISE.sub("", str(text))
+    """One text cell -> (number, kind) where kind is ``"%"`` for a percent cell.
+
+    >>> _number_value("¥1,234.5"), _number_value("(1,000)"), _number_value("12.5 %")
+    ((1234.5, ''), (-1000.0, ''), (12.5, '%'))
+    >>> [_number_value(t) for t in ("1,2,3", "12,5%", "0x10", "1_000", "inf", "1e309")]
+    [None, None, None, None, None, None]
+    """
+    cleaned = _CURRENCY.sub("", str(text)).strip()
     kind = ""
     if cleaned.endswith("%"):
-        cleaned, kind = cleaned[:-1], "%"
+        cleaned, kind = cleaned[:-1].rstrip(), "%"
     if cleaned.startswith("(") and cleaned.endswith(")"):  # accounting negative
-        cleaned = "-" + cleaned[1:-1]
+        cleaned = "-" + cleaned[1:-1].strip()
+    if _NUMBER_TEXT.fullmatch(cleaned) is None:
+        return None
     try:
-        number = float(cleaned)
-    except ValueError:
+        number = float(re.sub(r"[,\s]", "", cleaned))
+    except ValueError:  # a sign, a dot or an exponent alone
         return None
     return (number, kind) if np.isfinite(number) else None
 
@@ -136,6 +190,11 @@ def _term_value(text: object) -> tuple[float, str] | None:
 
 
 def _apply_unit(values: np.ndarray, unit: str, scale: float) -> np.ndarray:
+    with np.errstate(over="ignore"):  # an overflow to inf is reported as a bad cell
+        return _scaled(values, unit, scale)
+
+
+def _scaled(values: np.ndarray, unit: str, scale: float) -> np.ndarray:
     if unit == "percent":
         values = values / 100.0
     elif unit == "years":
@@ -146,26 +205,41 @@ def _apply_unit(values: np.ndarray, unit: str, scale: float) -> np.ndarray:
 
 
 def parse_date(series: pd.Series, *, formats: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Parse a date column: datetimes pass through, numbers are Excel serial dates, text
-    tries ``formats`` then :data:`DEFAULT_DATE_FORMATS`."""
+    """Parse a date column: datetimes pass through, numbers are Excel serial dates (or
+    ``20111201``-style numbers), text tries ``formats`` then :data:`DEFAULT_DATE_FORMATS`.
+
+    Dates outside :data:`FIRST_DAY` .. :data:`LAST_DAY` (a ``9999-12-31`` placeholder)
+    are bad cells, like text that is no date.
+    """
     n = len(series)
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         values = series.dt.tz_localize(None) if getattr(series.dt, "tz", None) else series
-        return values.astype(DATE_DTYPE).dt.normalize().to_numpy(), np.zeros(n, dtype=bool)
-    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
-        return _excel_serial(series.to_numpy(dtype="float64", na_value=np.nan))
-    result = np.full(n, np.datetime64("NaT"), dtype=DATE_DTYPE)
-    todo = ~is_blank(series)
+        return _day_stamps(values.to_numpy())
+    if pd.api.types.is_timedelta64_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype):
+        return np.full(n, np.datetime64("NaT"), dtype=DATE_DTYPE), series.notna().to_numpy()
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        result, todo = _excel_serial(series.to_numpy(dtype="float64", na_value=np.nan))
+        if not todo.any():
+            return result, todo
+        # Not a serial: perhaps 20111201 read as a number; the text formats decide.
+        series = pd.Series(_map_uniques(series, _text_value), dtype="str")
+    else:
+        result = np.full(n, np.datetime64("NaT"), dtype=DATE_DTYPE)
+        todo = ~is_blank(series)
     if series.dtype == object:
         # Mixed cells (spreadsheets): real dates and serial numbers first.
-        stamps = pd.to_datetime(
-            series.where(series.map(_is_datetime_like, na_action="ignore").fillna(False)),
-            errors="coerce",
+        real = series.map(_is_datetime_like, na_action="ignore").fillna(False).to_numpy(dtype=bool)
+        if real.any():
+            stamps, _outside = _day_stamps(_object_stamps(series[real]))
+            got = np.zeros(n, dtype=bool)
+            got[np.flatnonzero(real)[~np.isnat(stamps)]] = True
+            result[got] = stamps[~np.isnat(stamps)]
+            todo &= ~got
+        # True/False would pass as serial 1 and 0: booleans are left to fail as text.
+        flags = series.map(_is_bool, na_action="ignore").fillna(False).to_numpy(dtype=bool)
+        numeric = pd.to_numeric(series.where(todo & ~real & ~flags), errors="coerce").to_numpy(
+            dtype="float64"
         )
-        got = stamps.notna().to_numpy()
-        result[got] = stamps[got].astype(DATE_DTYPE).dt.normalize().to_numpy()
-        todo &= ~got
-        numeric = pd.to_numeric(series.where(todo), errors="coerce").to_numpy(dtype="float64")
         has_number = ~np.isnan(numeric) & todo
         if has_number.any():
             serial, serial_bad = _excel_serial(numeric[has_number])
@@ -185,11 +259,43 @@ def parse_date(series: pd.Series, *, formats: Sequence[str]) -> tuple[np.ndarray
                 todo[keep] = False
             continue
         parsed = pd.to_datetime(text.where(todo), format=fmt, errors="coerce")
-        got = parsed.notna().to_numpy() & todo
+        stamps, _outside = _day_stamps(parsed.to_numpy())
+        got = ~np.isnat(stamps) & todo
         if got.any():
-            result[got] = parsed[got].astype(DATE_DTYPE).dt.normalize().to_numpy()
+            result[got] = stamps[got]
             todo &= ~got
     return result, todo
+
+
+def _object_stamps(values: pd.Series) -> np.ndarray:
+    """datetime64 values of date/datetime objects, at whatever unit holds them."""
+    try:
+        stamps = pd.to_datetime(values, errors="coerce")
+    except (ValueError, TypeError, OverflowError):  # mixed time zones, odd objects
+        stamps = pd.Series([_one_stamp(v) for v in values], dtype="datetime64[s]")
+    if getattr(stamps.dt, "tz", None) is not None:
+        stamps = stamps.dt.tz_localize(None)
+    return stamps.to_numpy()
+
+
+def _one_stamp(value: object) -> np.datetime64:
+    try:
+        return np.datetime64(pd.Timestamp(value).tz_localize(None).date(), "s")
+    except (ValueError, TypeError, OverflowError):
+        return np.datetime64("NaT", "s")
+
+
+def _day_stamps(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Datetimes of any unit -> midnight ``datetime64[ns]``; days outside
+    :data:`FIRST_DAY` .. :data:`LAST_DAY` become NaT and are flagged (second array)."""
+    days = values.astype("datetime64[D]")
+    outside = ~np.isnat(days) & ((days < FIRST_DAY) | (days > LAST_DAY))
+    days[outside] = np.datetime64("NaT")
+    return days.astype(DATE_DTYPE), outside
+
+
+def _is_bool(value: object) -> bool:
+    return isinstance(value, (bool, np.bool_))
 
 
 def _is_datetime_like(value: object) -> bool:

@@ -64,6 +64,7 @@ def read_raw(
     sheet: str | None = None,
     text_headers: Container[str] | None = None,
     coded_headers: Collection[str] = (),
+    number_headers: Collection[str] = (),
     header_hints: Collection[str] = (),
 ) -> RawTable:
     """Read ``path`` by its extension.
@@ -76,6 +77,9 @@ def read_raw(
     coded_headers : collection of str
         Text headers with few distinct values (codes): a CSV reader may return them as
         pandas categoricals.
+    number_headers : collection of str
+        Typed headers holding numbers: a CSV reader reads them strictly as decimal numbers
+        (``0x10`` is not 16) and hands any column with other text over as text.
     header_hints : collection of str
         Normalised headers the template knows; used to find the header row in spreadsheets
         that carry a title above it.
@@ -93,7 +97,11 @@ def read_raw(
     if suffix in PARQUET_SUFFIXES:
         return _read_parquet(path)
     return _read_csv(
-        path, encoding=encoding, text_headers=text_headers, coded_headers=coded_headers
+        path,
+        encoding=encoding,
+        text_headers=text_headers,
+        coded_headers=coded_headers,
+        number_headers=number_headers,
     )
 
 
@@ -161,12 +169,16 @@ def _mostly_chinese(data: bytes) -> bool:
 
 def _check_encoding_name(encoding: str) -> str:
     try:
-        return codecs.lookup(encoding).name
+        info = codecs.lookup(encoding)
     except LookupError:
+        info = None
+    # base64, rot13, zlib... are codecs but not text encodings: a tape cannot be one.
+    if info is None or not getattr(info, "_is_text_encoding", True):
         raise TapeError(
             f"--encoding {encoding!r} is not a known text encoding; "
             "use e.g. utf-8, utf-8-sig, gb18030, gbk, latin-1"
         ) from None
+    return info.name
 
 
 def _header_fields(path: Path, sample: bytes, encoding: str) -> tuple[list[str], str]:
@@ -176,6 +188,10 @@ def _header_fields(path: Path, sample: bytes, encoding: str) -> tuple[list[str],
         raise TapeError(
             f"{path}: cannot decode the file as {encoding} ({error.reason} at byte "
             f"{error.start}); give the right --encoding (Chinese exports are often gb18030)"
+        ) from None
+    except UnicodeError as error:  # e.g. utf-16 without its byte-order mark
+        raise TapeError(
+            f"{path}: cannot decode the file as {encoding} ({error}); give the right --encoding"
         ) from None
     text = text.lstrip("\ufeff")
     first = next((line for line in text.splitlines() if line.strip()), "")
@@ -219,6 +235,7 @@ def _read_csv(
     encoding: str | None,
     text_headers: Container[str] | None,
     coded_headers: Collection[str] = (),
+    number_headers: Collection[str] = (),
 ) -> RawTable:
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -245,8 +262,34 @@ def _read_csv(
         for name in names
         if text_headers is None or normalise_header(name) in text_headers or "." in name
     ]
+    # Arrow's own type inference reads "0x10" as 16: number columns are read as strict
+    # decimals instead, and one holding other text ("12.5%", "36 months") is re-read as text.
+    strict_numbers = [
+        name
+        for name in names
+        if name not in text_columns and normalise_header(name) in number_headers
+    ]
 
     def attempt(codec: str, threads: bool) -> tuple[pd.DataFrame, list[tuple[int | None, int]]]:
+        while True:
+            try:
+                return attempt_once(codec, threads)
+            except pa.ArrowInvalid as error:
+                message = str(error)
+                if "conversion error" not in message or not strict_numbers:
+                    raise
+                found = re.search(r"column #(\d+)", message)
+                failed = names[int(found.group(1))] if found else None
+                if failed in strict_numbers:
+                    strict_numbers.remove(failed)
+                    text_columns.append(failed)
+                else:
+                    text_columns.extend(strict_numbers)
+                    strict_numbers.clear()
+
+    def attempt_once(
+        codec: str, threads: bool
+    ) -> tuple[pd.DataFrame, list[tuple[int | None, int]]]:
         invalid: list[tuple[int | None, int]] = []
 
         def on_invalid(row: pacsv.InvalidRow) -> str:
@@ -264,10 +307,13 @@ def _read_csv(
             parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
                 column_types={
-                    name: pa.dictionary(pa.int32(), pa.string())
-                    if normalise_header(name) in coded_headers
-                    else pa.string()
-                    for name in text_columns
+                    **{name: pa.float64() for name in strict_numbers},
+                    **{
+                        name: pa.dictionary(pa.int32(), pa.string())
+                        if normalise_header(name) in coded_headers
+                        else pa.string()
+                        for name in text_columns
+                    },
                 },
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
@@ -298,7 +344,7 @@ def _read_csv(
         if "Empty CSV file" in message:
             raise TapeError(f"{path}: the file is empty; expected a header row and loans") from None
         raise TapeError(f"{path}: cannot read as CSV: {message.splitlines()[0]}") from None
-    except (UnicodeDecodeError, LookupError) as error:
+    except (UnicodeError, LookupError) as error:
         raise TapeError(
             f"{path}: cannot decode the file as {chosen} ({error}); give the right --encoding"
         ) from None
