@@ -39,7 +39,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from openpyxl.drawing.spreadsheet_drawing import SpreadsheetDrawing
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._writer import WorksheetWriter
+from openpyxl.writer.excel import ExcelWriter
 
 _EMPTY = "<sheetData></sheetData>"
 _EPOCH = dt.datetime(1899, 12, 30)
@@ -279,6 +282,26 @@ def rows_xml(numbers: Sequence[str], letters: Sequence[str], columns: Sequence[l
     return "".join(map(template.format, *args))
 
 
+class _MemoryExcelWriter(ExcelWriter):  # type: ignore[misc]
+    """openpyxl's package writer, serialising each sheet in memory.
+
+    openpyxl streams every sheet through a temporary file it then reads back and deletes;
+    our sheets hold no cells when openpyxl writes them, so memory serves, and the file
+    system round trips (the slowest part of a save on some systems) go.
+    """
+
+    def write_worksheet(self, ws: Any) -> None:
+        # ExcelWriter.write_worksheet, the sheet written to a buffer.
+        ws._drawing = SpreadsheetDrawing()
+        ws._drawing.charts = ws._charts
+        ws._drawing.images = ws._images
+        writer = WorksheetWriter(ws, out=io.BytesIO())
+        writer.write()
+        ws._rels = writer._rels
+        self._archive.writestr(ws.path[1:], writer.read())
+        self.manifest.append(ws)
+
+
 def write_package(book: Any, path: str | os.PathLike[str], sheet_data: Mapping[int, str]) -> None:
     """Save an openpyxl ``book`` to ``path`` with ``sheet_data`` spliced in.
 
@@ -286,11 +309,9 @@ def write_package(book: Any, path: str | os.PathLike[str], sheet_data: Mapping[i
     were saved with no rows.  openpyxl writes its package to memory uncompressed, so every
     part is compressed once, on the way to ``path``, at :data:`COMPRESS_LEVEL`.
     """
-    from openpyxl.writer.excel import ExcelWriter
-
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        ExcelWriter(book, archive).save()
+        _MemoryExcelWriter(book, archive).save()
     with (
         zipfile.ZipFile(buffer) as source,
         zipfile.ZipFile(
