@@ -1,0 +1,235 @@
+"""Pool kernels against plain reference loops: trimming, target fill, bucket codes, batched
+strats, factor codes, and the frames a pool builds on first access."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from absstruct.pool import ConcentrationLimits, EligibilityRule, select_pool
+from absstruct.pool.concentration import (
+    _TOL,
+    GroupLimit,
+    InfeasibleLimit,
+    take_target,
+    trim,
+)
+from absstruct.pool.selection import factorize
+from absstruct.pool.strats import (
+    bucket_codes,
+    strat_table,
+    strat_tables,
+    weights_of,
+)
+
+SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def one_loan_at_a_time(balance: np.ndarray, codes: np.ndarray, share: float) -> np.ndarray | None:
+    """Reference trimming: drop the largest loan (ties: first position) of the first
+    over-limit group, recompute, repeat.  None where the limit cannot hold."""
+    alive = np.ones(len(balance), dtype=bool)
+    while True:
+        total = balance[alive].sum()
+        groups = np.bincount(codes[alive], weights=balance[alive], minlength=codes.max() + 1)
+        over = np.flatnonzero(groups - share * total > _TOL * max(total, 1.0))
+        if not len(over):
+            return ~alive
+        if share * np.count_nonzero(groups > 0) < 1 - _TOL:
+            return None
+        members = np.flatnonzero(alive & (codes == over[0]))
+        alive[members[np.argmax(balance[members])]] = False  # argmax: first of equals
+
+
+@SETTINGS
+@given(
+    cents=st.lists(st.integers(1, 4_000), min_size=1, max_size=80),
+    data=st.data(),
+    share=st.sampled_from([0.2, 0.3, 0.35, 0.5, 0.75]),
+)
+def test_trim_removes_what_one_loan_at_a_time_removes(cents, data, share) -> None:
+    n = len(cents)
+    balance = np.asarray(cents, dtype=float) + 0.25
+    codes = np.asarray(data.draw(st.lists(st.integers(0, 5), min_size=n, max_size=n)))
+    expected = one_loan_at_a_time(balance, codes, share)
+    limit = GroupLimit(name="max_region", codes=codes, share=share)
+    if expected is None:
+        with pytest.raises(InfeasibleLimit, match="cannot hold"):
+            trim(balance, alive=np.ones(n, dtype=bool), limits=[limit])
+        return
+    removed, _ = trim(balance, alive=np.ones(n, dtype=bool), limits=[limit])
+    print("expected", np.flatnonzero(expected), "got", np.flatnonzero(removed >= 0))
+    assert np.array_equal(removed >= 0, expected)
+
+
+def test_trim_many_groups_at_once_hand_checked() -> None:
+    # Pool 1,000: A 400 (300 + 100), B 400 (250 + 150), C 200 (100 + 100).
+    balance = np.array([300.0, 100.0, 250.0, 150.0, 100.0, 100.0])
+    codes = np.array([0, 0, 1, 1, 2, 2])
+    alive = np.ones(6, dtype=bool)
+    # At 45% nothing is over (A and B hold 40% each): nothing goes.
+    removed, _ = trim(balance, alive=alive, limits=[GroupLimit(name="g", codes=codes, share=0.45)])
+    assert removed.tolist() == [-1] * 6
+    # At 35% A and B are over.  With both at the limit the pool is T' = 200 / (1 - 2 x 0.35)
+    # = 666.7, where each may hold 233.3: A sheds >= 166.7 (its 300 goes), B too (its 250).
+    # Left A 100, B 150, C 200 of 450: C is over and, with it at the limit, so is B
+    # (T' = 100 / 0.3 = 333.3, cap 116.7): B's 150 and one of C's 100s go.  A 100 and
+    # C 100 remain: two groups cannot each hold at most 35%.
+    with pytest.raises(InfeasibleLimit, match=r"0\.35 cannot hold: .* leaves 2 groups"):
+        trim(balance, alive=alive, limits=[GroupLimit(name="g", codes=codes, share=0.35)])
+    # At 38% C, then B, go one after the other once A's 300 and B's 250 are gone.
+    with pytest.raises(InfeasibleLimit, match=r"0\.38 cannot hold"):
+        trim(balance, alive=alive, limits=[GroupLimit(name="g", codes=codes, share=0.38)])
+
+
+def test_trim_cascade_that_settles_hand_checked() -> None:
+    # A 400 (300, 60, 40), B 400 (250, 100, 50), C 200 (100, 100), D 300 (3 x 100); 30%.
+    balance = np.array([300.0, 60, 40, 250, 100, 50, 100, 100, 100, 100, 100])
+    codes = np.array([0, 0, 0, 1, 1, 1, 2, 2, 3, 3, 3])
+    # A and B hold 30.8% each: T' = 500 / (1 - 0.6) = 1,250, cap 375, each sheds >= 25:
+    # A's 300 and B's 250 go.  Left 750: D 40% is over; with D at the limit C would be
+    # too (cap 192.9 < 200), so T' = 250 / 0.4 = 625, cap 187.5: D sheds >= 112.5 (its
+    # first two 100s, ties by position), C >= 12.5 (its first 100).  Left 450: B 150 is
+    # 33.3%: T' = 300 / 0.7 = 428.6, cap 128.6, B sheds >= 21.4 (its 100).  Left A 100,
+    # B 50, C 100, D 100 of 350: every group within 30%.
+    removed, _ = trim(
+        balance,
+        alive=np.ones(len(balance), dtype=bool),
+        limits=[GroupLimit(name="g", codes=codes, share=0.3)],
+    )
+    assert np.flatnonzero(removed >= 0).tolist() == [0, 3, 4, 6, 8, 9]
+
+
+def fill_loop(balance: np.ndarray, order: np.ndarray, target: float) -> np.ndarray:
+    """Reference target fill: walk ``order``, keep each loan that still fits."""
+    keep = np.zeros(len(balance), dtype=bool)
+    taken = 0.0
+    for position in order:
+        if taken + balance[position] <= target * (1 + 1e-12):
+            taken += balance[position]
+            keep[position] = True
+    return keep
+
+
+@SETTINGS
+@given(
+    amounts=st.lists(st.integers(1, 5_000), min_size=1, max_size=120),
+    target=st.integers(1, 200_000),
+    order=st.sampled_from(["loan_id", "largest", "smallest"]),
+)
+def test_target_fill_matches_the_loop(amounts, target, order) -> None:
+    balance = np.asarray(amounts, dtype=float)
+    positions = np.arange(len(balance))
+    walk = {
+        "loan_id": positions,
+        "largest": np.lexsort((positions, -balance)),
+        "smallest": np.lexsort((positions, balance)),
+    }[order]
+    got = take_target(
+        balance, np.ones(len(balance), dtype=bool), float(target), order=order, seed=0
+    )
+    assert np.array_equal(got, fill_loop(balance, walk, float(target)))
+
+
+def test_target_fill_long_tail_matches_the_loop() -> None:
+    # Many skips (each a round of the vectorised fill): past 64 rounds a loop finishes.
+    rng = np.random.default_rng(5)
+    balance = rng.integers(1, 10_000, 4_000).astype(float)
+    target = float(balance.sum() * 0.4)
+    walk = np.arange(len(balance))
+    expected = fill_loop(balance, walk, target)
+    taken, skipped = 0.0, 0
+    for position in walk:
+        if taken + balance[position] <= target:
+            taken += balance[position]
+        elif target - taken >= balance.min():
+            skipped += 1
+    assert skipped > 64  # the case reaches the loop
+    got = take_target(balance, np.ones(len(balance), dtype=bool), target, order="loan_id", seed=0)
+    assert np.array_equal(got, expected)
+    assert balance[got].sum() <= target
+
+
+@SETTINGS
+@given(
+    values=st.lists(st.none() | st.floats(-50, 150, allow_nan=False), min_size=1, max_size=50),
+    edges=st.lists(st.integers(-20, 120), min_size=1, max_size=12, unique=True),
+)
+def test_bucket_codes_match_searchsorted(values, edges) -> None:
+    array = np.array([np.nan if v is None else v for v in values])
+    edges = sorted(edges)
+    expected = np.searchsorted(np.asarray(edges, dtype=float), array, side="right")
+    expected[np.isnan(array)] = len(edges) + 1
+    assert bucket_codes(array, edges).tolist() == expected.tolist()
+
+
+@SETTINGS
+@given(
+    data=st.data(), n=st.integers(1, 60), sizes=st.lists(st.integers(1, 7), min_size=1, max_size=5)
+)
+def test_batched_strats_equal_one_at_a_time(data, n, sizes) -> None:
+    balance = np.asarray(data.draw(st.lists(st.integers(1, 900), min_size=n, max_size=n)), float)
+    rate = np.asarray(data.draw(st.lists(st.integers(1, 30), min_size=n, max_size=n))) / 100
+    score = np.asarray(
+        data.draw(st.lists(st.none() | st.integers(500, 850), min_size=n, max_size=n)),
+        dtype=float,
+    )
+    weights = weights_of(balance, {"rate": rate, "credit_score": score})
+    coded = [
+        (
+            np.asarray(data.draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n))),
+            [f"b{i}" for i in range(k)],
+        )
+        for k in sizes
+    ]
+    batched = strat_tables(coded, balance, weights, max_cells=64)
+    for (codes, labels), table in zip(coded, batched, strict=True):
+        alone = strat_table(codes, labels, balance, weights)
+        pd.testing.assert_frame_equal(table, alone, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["CA", "NY", None, "CA", "TX", "NY"],
+        ["b", "a", "b", "b"],
+        [None, None],
+    ],
+)
+def test_factorize_groups_arrow_and_python_text_alike(values) -> None:
+    arrow_codes, arrow_k = factorize(pd.Series(values, dtype="string[pyarrow]"))
+    python_codes, python_k = factorize(pd.Series(values, dtype=object))
+    assert arrow_k == python_k == len({v for v in values if v is not None})
+    assert arrow_codes.tolist() == python_codes.tolist()
+    # Equal values share a code, missing values one code of their own (k).
+    for left, right in zip(values, arrow_codes, strict=True):
+        if left is None:
+            assert right == arrow_k
+
+
+def test_frames_are_built_once_on_first_access() -> None:
+    tape = pd.DataFrame(
+        {
+            "loan_id": ["L4", "L2", "L1", "L3", "L5"],
+            "current_balance": [400.0, 200.0, 100.0, 300.0, 50.0],
+            "region": ["NY", "CA", "CA", "NY", "TX"],
+            "rate": [0.06, 0.07, 0.05, 0.30, 0.10],
+        }
+    )
+    pool = select_pool(
+        tape,
+        [EligibilityRule(name="rate cap", column="rate", max=0.25)],
+        ConcentrationLimits(max_region=0.6),
+    )
+    assert "eligible" not in vars(pool) and "excluded" not in vars(pool)
+    assert pool.excluded_count == 1 and pool.excluded_balance == 300.0  # without the frames
+    assert "excluded" not in vars(pool)
+    eligible = pool.eligible
+    assert eligible is pool.eligible  # kept, not rebuilt
+    assert eligible["loan_id"].tolist() == ["L1", "L2", "L4", "L5"]
+    assert list(eligible.columns) == list(tape.columns)  # no derived column leaks in
+    assert pool.excluded[["loan_id", "rule"]].values.tolist() == [["L3", "rate cap"]]
+    assert pool.excluded_count == int(pool.excluded["first_rule"].sum())
