@@ -9,7 +9,7 @@ from absstruct.report.atomic import atomic_path
 from absstruct.report.frames import write_frame, write_frames
 
 
-def __getattr__(name: str):  # type: ignore[no-untyped-def]
+def __getattr__(name: str) -> object:
     # The report writers import openpyxl / pyarrow: load them only when asked for.
     lazy = {
         "write_result": "absstruct.report.output",

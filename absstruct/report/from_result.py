@@ -69,7 +69,7 @@ def _settlement(result: Any, deal: Any, settlement: Any) -> dt.date:
     if settlement is not None:
         return pd.Timestamp(settlement).date()
     if deal is not None:
-        return deal.dates.closing  # type: ignore[no-any-return]
+        return deal.dates.closing
     first = pd.Timestamp(result.payment_dates[0])
     return (first - pd.DateOffset(months=1)).date()
 
@@ -145,7 +145,7 @@ def _tranche_flows(result: Any, s: int, dates: pd.DatetimeIndex) -> pd.DataFrame
 
 def _waterfall(result: Any, s: int, dates: pd.DatetimeIndex) -> pd.DataFrame:
     """Payments by recipient in priority order: taxes, fees, interest, reserves, principal."""
-    columns: list[tuple[str, np.ndarray]] = []
+    columns: list[tuple[str, Any]] = []
     for name, ledger in result.taxes.items():
         columns.append((f"{name}", ledger["paid"][s] if "paid" in ledger.arrays else 0))
     for name, ledger in result.fees.items():

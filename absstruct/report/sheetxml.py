@@ -282,7 +282,7 @@ def rows_xml(numbers: Sequence[str], letters: Sequence[str], columns: Sequence[l
     return "".join(map(template.format, *args))
 
 
-class _MemoryExcelWriter(ExcelWriter):  # type: ignore[misc]
+class _MemoryExcelWriter(ExcelWriter):
     """openpyxl's package writer, serialising each sheet in memory.
 
     openpyxl streams every sheet through a temporary file it then reads back and deletes;
