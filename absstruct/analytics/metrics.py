@@ -26,6 +26,14 @@ Examples
 >>> row = table.set_index("tranche").loc["B"]
 >>> round(float(row["price"]), 6), bool(row["yield"] > 0.052), row["convention"]
 (99.0, True, 'semiannual 30/360')
+
+One quote per scenario (a batch of jobs, each with its own price or yield), priced at once:
+
+>>> two = run(deal, deal_tape(deal), ["base", "stress"])
+>>> per = [Quotes(prices={"B": 99.0}), Quotes(yields={"B": 0.06})]
+>>> b = tranche_metrics(two, deal, quotes=per).query("tranche == 'B'")
+>>> b["quote"].tolist(), float(b["price"].iloc[0]), float(b["yield"].iloc[1])
+(['price 99', 'yield 6%'], 99.0, 0.06)
 """
 
 from __future__ import annotations

@@ -63,12 +63,15 @@ def command(
 ) -> None:
     """Run every job of a JOBS file (.toml or .csv) and summarise them.
 
-    Jobs sharing a deal and tape run as one scenario-array pass.  Each finished job is
-    written at once to DIR/jobs/<hash>.parquet; the summary (one row per job x tranche:
-    price, yield, WAL, modified duration, principal loss %, interest shortfall, final
-    payment date, status, error) goes to DIR/summary.parquet and DIR/summary.xlsx.  A
-    failing job is recorded with its message and the rest continue; the exit code is 1
-    when any job failed.  Re-run with --resume after an interruption.
+    Jobs sharing a deal and tape read and aggregate the tape once and run as one
+    scenario-array pass.  Each finished job is written at once to DIR/jobs/<hash>.parquet;
+    the summary (one row per job x tranche with the metrics `absstruct run --price` reports:
+    clean price, accrued, yield, spread, WAL, modified duration, principal loss as a
+    fraction of face, interest shortfall, final payment date, residual IRR and multiple,
+    status, error) goes to DIR/summary.parquet and DIR/summary.xlsx.  A failing job is
+    recorded with its message and the rest continue; the exit code is 1 when any job
+    failed.  Re-run with --resume after an interruption: jobs whose inputs (deal, tape,
+    mapping template, index-rate CSVs, curve, scenario, quotes) are unchanged are skipped.
     """
     if resume and out_dir is None:
         raise click.UsageError("--resume needs -o DIR (the folder holding earlier results)")
