@@ -26,7 +26,14 @@ from absstruct.report.sheetxml import (
     serial_cells,
     text_cells,
 )
-from absstruct.report.xlsx import Sheet, Table, _column_cells, _column_values, write_xlsx
+from absstruct.report.xlsx import (
+    Sheet,
+    Table,
+    _column_cells,
+    _column_values,
+    _columns_cells,
+    write_xlsx,
+)
 
 AWKWARD_FLOATS = [
     0.1 + 0.2,
@@ -238,3 +245,34 @@ def test_first_control_character_in_reading_order_is_named(tmp_path: Path) -> No
     with pytest.raises(AbsStructError, match=r"row 3: 'x\\x1f'"):
         write_xlsx([Sheet(title="S", blocks=[Table(name="t", frame=mixed)])], tmp_path / "b.xlsx")
     assert not (tmp_path / "b.xlsx").exists()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    floats=st.lists(finite_or_not, min_size=1, max_size=15),
+    clean=st.lists(st.floats(-1e9, 1e9), min_size=15, max_size=15),
+    styles=st.lists(st.sampled_from([0, 1, 4]), min_size=4, max_size=4),
+)
+def test_table_rows_equal_rows_written_cell_by_cell(
+    floats: list[float], clean: list[float], styles: list[int]
+) -> None:
+    n = len(floats)
+    frame = pd.DataFrame(
+        {
+            "period": np.arange(1, n + 1),
+            "with_gaps": floats,
+            "clean": clean[:n],
+            "name": [f"{{n{i % 3}}}" for i in range(n)],  # braces are text, not fields
+        }
+    )
+    series_list = [frame[c] for c in frame.columns]
+    numbers = row_numbers(2, n)
+    fast = rows_xml(numbers, ["A", "B", "C", "D"], _columns_cells(series_list, styles))
+    values = [_column_values(s) for s in series_list]
+    slow = "".join(
+        row_xml(
+            2 + i, [(column[i], style, "") for column, style in zip(values, styles, strict=True)]
+        )
+        for i in range(n)
+    )
+    assert fast == slow

@@ -172,15 +172,25 @@ def float_cells(values: np.ndarray, style: int) -> list[str]:
     >>> float_cells(np.array([1.5, 0.0, 1.5, -0.0, np.nan]), 0)
     ['"><v>1.5</v></c>', '"><v>0.0</v></c>', '"><v>1.5</v></c>', '"><v>-0.0</v></c>', '']
     """
-    return float_columns([values], [style])[0]
+    head, texts, tail = float_columns([values], [style])[0]
+    return [f"{head}{text}{tail}" for text in texts]
 
 
-def float_columns(columns: Sequence[np.ndarray], styles: Sequence[int]) -> list[list[str]]:
+# A column of cells as (head, texts, tail): cell i is ``<c r="{ref}`` + head + texts[i] +
+# tail.  Columns of cell bodies (see :func:`cell_body`) have an empty head and tail.
+Column = tuple[str, list[str], str]
+
+
+def float_columns(columns: Sequence[np.ndarray], styles: Sequence[int]) -> list[Column]:
     """Several float columns (see :func:`float_cells`) with one formatting call for them all.
 
     Each distinct value of a column is formatted once (ledgers repeat values, zeros above
     all), and the distinct values of every column go through :func:`float_texts` together:
-    its cost is mostly per call.
+    its cost is mostly per call.  A column with no empty cell comes back as its numbers,
+    the markup around them given once, as head and tail.
+
+    >>> float_columns([np.array([2.5, 2.5]), np.array([1.0, np.nan])], [3, 0])
+    [('" s="3"><v>', ['2.5', '2.5'], '</v></c>'), ('', ['"><v>1.0</v></c>', ''], '')]
     """
     plans = []
     for values in columns:
@@ -202,7 +212,10 @@ def float_columns(columns: Sequence[np.ndarray], styles: Sequence[int]) -> list[
         s = f' s="{style}"' if style else ""
         chunk = texts[start : start + len(uniques)]
         start += len(uniques)
-        out.append(_spread([f'"{s}><v>{t}</v></c>' for t in chunk], codes, style))
+        if (codes >= 0).all():
+            out.append((f'"{s}><v>', list(map(chunk.__getitem__, codes.tolist())), "</v></c>"))
+        else:
+            out.append(("", _spread([f'"{s}><v>{t}</v></c>' for t in chunk], codes, style), ""))
     return out
 
 
@@ -258,28 +271,39 @@ def value_cells(values: Sequence[Any], style: int) -> list[str]:
     return [cell_body(value, style) for value in values]
 
 
-def rows_xml(numbers: Sequence[str], letters: Sequence[str], columns: Sequence[list[str]]) -> str:
+def rows_xml(
+    numbers: Sequence[str], letters: Sequence[str], columns: Sequence[list[str] | Column]
+) -> str:
     """``<row>`` elements for a block of rows whose cells are given column by column.
 
-    ``columns[j]`` holds column ``letters[j]``'s cell bodies (see :func:`cell_body`).  Each
-    row is one ``str.format`` of a template holding the references; a column with empty
-    cells is written cell by cell instead, since an empty cell has no reference either.
+    ``columns[j]`` holds column ``letters[j]``'s cell bodies (see :func:`cell_body`) or a
+    :data:`Column`.  Each row is one ``str.format`` of a template holding the references
+    and the markup the column's cells share; a column with empty cells is written cell by
+    cell instead, since an empty cell has no reference either.
 
-    >>> rows_xml(["4"], ["A", "C"], [['"><v>1</v></c>'], ['']])
-    '<row r="4"><c r="A4"><v>1</v></c></row>'
+    >>> rows_xml(["4"], ["A", "B", "C"], [['"><v>1</v></c>'], ('"><v>', ['2'], '</v></c>'), ['']])
+    '<row r="4"><c r="A4"><v>1</v></c><c r="B4"><v>2</v></c></row>'
     """
     fields = []
     args: list[Sequence[str]] = [numbers]
-    for letter, bodies in zip(letters, columns, strict=True):
-        args.append(bodies)
-        if "" in bodies:
-            head = f'<c r="{letter}'
-            args[-1] = [f"{head}{n}{b}" if b else "" for n, b in zip(numbers, bodies, strict=True)]
-            fields.append(f"{{{len(args) - 1}}}")
+    for letter, column in zip(letters, columns, strict=True):
+        head, texts, tail = column if isinstance(column, tuple) else ("", column, "")
+        args.append(texts)
+        field = f"{{{len(args) - 1}}}"
+        if not head and "" in texts:
+            start = f'<c r="{letter}'
+            args[-1] = [f"{start}{n}{b}" if b else "" for n, b in zip(numbers, texts, strict=True)]
+            fields.append(field)
         else:
-            fields.append(f'<c r="{letter}{{0}}{{{len(args) - 1}}}')
+            markup = (f'<c r="{letter}{{0}}', _braced(head), field, _braced(tail))
+            fields.append("".join(markup))
     template = '<row r="{0}">' + "".join(fields) + "</row>"
     return "".join(map(template.format, *args))
+
+
+def _braced(text: str) -> str:
+    """``text`` as literal text inside a format template."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 class _MemoryExcelWriter(ExcelWriter):

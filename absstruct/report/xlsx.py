@@ -47,6 +47,7 @@ from absstruct.errors import AbsStructError
 from absstruct.report.atomic import atomic_path
 from absstruct.report.sheetxml import (
     LETTERS,
+    Column,
     float_cells,
     float_columns,
     int_cells,
@@ -321,9 +322,9 @@ def _column_cells(series: pd.Series, style: int) -> list[str]:
     return value_cells([_plain(v) for v in series.tolist()], style)
 
 
-def _columns_cells(series_list: list[pd.Series], styles: list[int]) -> list[list[str]]:
+def _columns_cells(series_list: list[pd.Series], styles: list[int]) -> list[list[str] | Column]:
     """Every column's cell bodies; the float columns formatted together in one call."""
-    out: list[list[str] | None] = [None] * len(series_list)
+    out: list[list[str] | Column | None] = [None] * len(series_list)
     floats = [
         j
         for j, series in enumerate(series_list)
