@@ -289,9 +289,12 @@ def _loan_id_order(loan_id: pd.Series) -> np.ndarray | None:
 
     Raises TapeError when a loan id repeats.
     """
-    ids = pa.array(loan_id.astype("string[pyarrow]"))
+    ids = pa.chunked_array(pa.array(loan_id.astype("string[pyarrow]"))).combine_chunks()
     if len(ids) < 2 or pc.all(pc.less(ids[:-1], ids[1:])).as_py():
         return None  # strictly increasing: sorted and unique, the common case
+    order = packed_order(ids)
+    if order is not None:
+        return order
     order = pc.sort_indices(ids).to_numpy()
     ranked = ids.take(order)
     repeats = pc.equal(ranked[:-1], ranked[1:]).to_numpy(zero_copy_only=False)
@@ -309,6 +312,53 @@ def _loan_id_order(loan_id: pd.Series) -> np.ndarray | None:
             ],
             source="tape",
         )
+    return order
+
+
+def packed_order(ids: pa.Array) -> np.ndarray | None:
+    """Positions of ``ids`` in text order, by sorting them as 64-bit integers.
+
+    Past the prefix every id shares, ids of at most 8 bytes without NUL bytes compare
+    byte by byte exactly as big-endian integers do (a shorter id is padded with zeros,
+    so it sorts first, as text does).  Returns None when the ids do not fit that way or
+    repeat (the caller then sorts the text itself).
+
+    >>> packed_order(pa.array(["L10", "L9", "L1", "L100"])).tolist()
+    [2, 0, 3, 1]
+    """
+    text = pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)
+    if ids.null_count or not text:
+        return None
+    _, offsets_buffer, data_buffer = ids.buffers()
+    offset_type = np.int64 if pa.types.is_large_string(ids.type) else np.int32
+    offsets = np.frombuffer(offsets_buffer, dtype=offset_type)[
+        ids.offset : ids.offset + len(ids) + 1
+    ]
+    data = (
+        np.frombuffer(data_buffer, dtype=np.uint8)
+        if data_buffer is not None
+        else np.zeros(1, np.uint8)
+    )
+    starts = offsets[:-1].astype(np.intp)
+    lengths = (offsets[1:] - offsets[:-1]).astype(np.intp)
+    prefix = 0
+    shortest = int(lengths.min())
+    while prefix < shortest and np.all(data[starts + prefix] == data[starts[0] + prefix]):
+        prefix += 1
+    width = int(lengths.max()) - prefix
+    if width > 8:
+        return None
+    keys = np.zeros(len(ids), dtype=np.uint64)
+    for at in range(prefix, prefix + width):
+        inside = lengths > at
+        byte = data[np.where(inside, starts + at, 0)]
+        if np.any(byte[inside] == 0):
+            return None
+        keys = (keys << np.uint64(8)) | np.where(inside, byte, 0).astype(np.uint64)
+    order = np.argsort(keys)
+    ranked = keys[order]
+    if np.any(ranked[1:] == ranked[:-1]):
+        return None  # a repeated id: the text sort names it
     return order
 
 
@@ -715,5 +765,6 @@ __all__ = [
     "STRAT_COLUMNS",
     "Pool",
     "factorize",
+    "packed_order",
     "select_pool",
 ]
