@@ -375,22 +375,28 @@ def _widest_samples(series: pd.Series, kind: str, step: int) -> list[str]:
     >>> _widest_samples(pd.Series([1.5, -20.0, 300.25, float("nan")]), "money", 1)
     ['', '300.25', '-20.00']
     """
-    numeric = (
-        pd.api.types.is_float_dtype(series) and not isinstance(series.dtype, pd.ArrowDtype)
-    ) or (pd.api.types.is_integer_dtype(series) and not series.isna().any())
     if kind == "date" and pd.api.types.is_datetime64_any_dtype(series):
         present = series.iloc[::step].notna().to_numpy()
         return (["2024-01-31"] if present.any() else []) + ([""] if not present.all() else [])
-    if not numeric or (kind not in _FIXED_DECIMALS and kind not in ("int", "price", "years")):
+    fixed = kind in _FIXED_DECIMALS or kind in ("int", "price", "years")
+    if (
+        fixed
+        and pd.api.types.is_float_dtype(series)
+        and not isinstance(series.dtype, pd.ArrowDtype)
+    ):
+        sample = series.to_numpy(dtype=float, na_value=np.nan)[::step]
+    elif fixed and pd.api.types.is_integer_dtype(series) and not series.isna().any():
+        sample = series.to_numpy(dtype=np.int64)[::step]
+    else:
         return [_format_sample(value, kind) for value in _column_values(series, step)]
-    values = [v for v in _column_values(series, step) if v is not None]
-    texts = [""] if len(values) < len(range(0, len(series), step)) else []
-    array = np.asarray(values, dtype=float)
-    negative = np.signbit(array)
+    present = np.isfinite(sample) if sample.dtype.kind == "f" else np.ones(len(sample), bool)
+    texts = [""] if not present.all() else []  # what a missing value samples as
+    values = sample[present]
+    sizes = np.abs(values.astype(float))
+    negative = np.signbit(values.astype(float))
     for part in (np.flatnonzero(~negative), np.flatnonzero(negative)):
         if len(part):
-            sizes = np.abs(array[part])
-            texts.append(_format_sample(values[part[np.argmax(sizes)]], kind))
+            texts.append(_format_sample(values[part[np.argmax(sizes[part])]].item(), kind))
     return texts
 
 
