@@ -55,8 +55,29 @@ def _names(rows: list[Mapping[str, Any]]) -> list[str]:
     return [str(r["name"]) for r in rows if isinstance(r.get("name"), str)]
 
 
-def _listing(names: list[str]) -> str:
-    return ", ".join(names) if names else "(none)"
+def _list(value: Any) -> list[Any]:
+    """A list field as a list; anything else is the models' type error to report."""
+    return value if isinstance(value, list) else []
+
+
+def _date(value: Any) -> dt.date | None:
+    """A TOML date; a date-time counts as its day (comparing it with a date would raise)."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value if isinstance(value, dt.date) else None
+
+
+def _is_file(folder: Path, name: str) -> bool:
+    """Whether ``name`` is a file beside the deal; a name the system cannot even look up
+    (too long, a NUL byte) is no file either."""
+    try:
+        return (folder / name).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _listing(names: list[Any]) -> str:
+    return ", ".join(map(str, names)) if names else "(none)"
 
 
 def _number(value: Any) -> float | None:
@@ -99,7 +120,11 @@ class _Checker:
         self.problems.append(Problem(where=where, value=value, rule=rule, message=message))
 
     def ref(self, where: str, value: Any, names: list[str], noun: str, plural: str) -> bool:
-        if isinstance(value, str) and value not in names:
+        """True when ``value`` names one of ``names``; a name that is not text is
+        the models' type error, so it is neither reported here nor looked up."""
+        if not isinstance(value, str):
+            return value is None
+        if value not in names:
             self.add(where, value, f"is not {noun}; {plural}: {_listing(names)}")
             return False
         return True
@@ -128,23 +153,23 @@ class _Checker:
         order = [("cutoff", "the cut-off date"), ("closing", "the closing date")]
         order += [("first_payment", "the first payment date"), ("legal_final", "legal final")]
         known: list[tuple[str, str, dt.date]] = [
-            (k, label, d[k]) for k, label in order if isinstance(d.get(k), dt.date)
+            (k, label, day) for k, label in order if (day := _date(d.get(k))) is not None
         ]
         for (_, label_a, a), (key_b, _, b) in itertools.pairwise(known):
             if b < a if key_b == "closing" else b <= a:
                 self.add(f"dates.{key_b}", b.isoformat(), f"is before {label_a} {a.isoformat()}")
-        pool_cut = _table(self.raw, "pool").get("cutoff")
-        cutoff = d.get("cutoff")
-        if isinstance(pool_cut, dt.date) and isinstance(cutoff, dt.date) and pool_cut != cutoff:
+        pool_cut = _date(_table(self.raw, "pool").get("cutoff"))
+        cutoff = _date(d.get("cutoff"))
+        if pool_cut is not None and cutoff is not None and pool_cut != cutoff:
             self.add(
                 "pool.cutoff",
                 pool_cut.isoformat(),
                 f"differs from dates.cutoff {cutoff.isoformat()}",
                 "inconsistent",
             )
-        step_down = _table(self.raw, "oc").get("step_down")
-        closing = d.get("closing")
-        if isinstance(step_down, dt.date) and isinstance(closing, dt.date) and step_down < closing:
+        step_down = _date(_table(self.raw, "oc").get("step_down"))
+        closing = _date(d.get("closing"))
+        if step_down is not None and closing is not None and step_down < closing:
             self.add(
                 "oc.step_down",
                 step_down.isoformat(),
@@ -219,7 +244,7 @@ class _Checker:
             if (
                 isinstance(csv, str)
                 and self.base_dir is not None
-                and not (self.base_dir / csv).is_file()
+                and not _is_file(self.base_dir, csv)
             ):
                 self.add(
                     f"indices.{name}.csv",
@@ -252,7 +277,7 @@ class _Checker:
         if (
             isinstance(tape, str)
             and self.base_dir is not None
-            and not (self.base_dir / tape).is_file()
+            and not _is_file(self.base_dir, tape)
         ):
             self.add("pool.tape", tape, "does not exist next to the deal file", "missing_file")
         if "revolving" in pool:
@@ -342,7 +367,7 @@ class _Checker:
                     "missing",
                 )
             deferrable = {str(r.get("name")) for r in self.tranches if r.get("deferrable") is True}
-            for j, name in enumerate(t.get("tranches", []) or []):
+            for j, name in enumerate(_list(t.get("tranches"))):
                 known = self.ref(
                     f"triggers[{i}].tranches[{j}]",
                     name,
@@ -357,7 +382,7 @@ class _Checker:
                         "defers interest (deferrable = true): its shortfall is no default",
                         "inconsistent",
                     )
-            effects = t.get("effects", []) or []
+            effects = _list(t.get("effects"))
             if "accelerate" in effects and not waterfall.get("acceleration"):
                 self.add(
                     f"triggers[{i}].effects",
@@ -402,7 +427,7 @@ class _Checker:
             self.ref(
                 f"{where}.tranche", step["tranche"], self.tranche_names, "a tranche", "tranches"
             )
-        for j, name in enumerate(step.get("tranches", []) or []):
+        for j, name in enumerate(_list(step.get("tranches"))):
             self.ref(f"{where}.tranches[{j}]", name, self.tranche_names, "a tranche", "tranches")
         if kind == "pay_fee":
             self.ref(f"{where}.fee", step.get("fee"), fee_names, "a fee", "fees")
@@ -419,7 +444,7 @@ class _Checker:
         for key in ("when", "unless"):
             if key in step:
                 self.ref(f"{where}.{key}", step[key], self.trigger_names, "a trigger", "triggers")
-        for j, account in enumerate(step.get("draw_from", []) or []):
+        for j, account in enumerate(_list(step.get("draw_from"))):
             if self.ref(
                 f"{where}.draw_from[{j}]", account, self.account_names, "an account", "accounts"
             ):
@@ -434,7 +459,7 @@ class _Checker:
                         account,
                         f"may not pay {need}; its may_pay: {_listing(may_pay)}",
                     )
-        for j, name in enumerate(step.get("support", []) or []):
+        for j, name in enumerate(_list(step.get("support"))):
             names = list(support_kinds)
             known = self.ref(f"{where}.support[{j}]", name, names, "a support provider", "support")
             if known and support_kinds.get(name) != "shortfall_undertaking":

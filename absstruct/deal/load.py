@@ -158,6 +158,10 @@ def _message(item: Mapping[str, Any]) -> tuple[str, Any]:
             return f"is not a waterfall step; steps: {steps}", ctx.get("tag")
         case "union_tag_not_found":
             return f"needs a 'step' key; steps: {', '.join(s.STEP_NAMES)}", None
+        case "tuple_type" | "list_type":
+            return "is not a list; write [...]", value
+        case "finite_number":
+            return "is not a finite number", value
         case "too_short":
             return "is empty; give at least one", None
         case kind if kind.startswith(("date_", "datetime_")):

@@ -16,13 +16,15 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from absstruct.deal.steps import Waterfalls
 
-FROZEN = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+# allow_inf_nan=False: a TOML `inf` or `nan` is no size, rate or amount.
+FROZEN = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
 SCHEMA_VERSION = 1
 
 
@@ -32,9 +34,12 @@ def parse_percent(value: Any) -> Any:
         text = value.strip().replace("_", "")
         if text.endswith("%"):
             try:
-                return float(text[:-1]) / 100.0
+                share = float(text[:-1]) / 100.0
             except ValueError:
                 raise ValueError("is not a percent like '4.5%'") from None
+            if not math.isfinite(share):
+                raise ValueError("is not a finite percent like '4.5%'")
+            return share
         raise ValueError("is not a number or a percent like '4.5%'")
     return value
 
@@ -47,12 +52,16 @@ def _amount_or_percent(value: Any) -> Any:
                 share = float(text[:-1]) / 100.0
             except ValueError:
                 raise ValueError("is not an amount or a percent like '80%'") from None
+            if not math.isfinite(share):
+                raise ValueError("is not a finite percent like '80%'")
             if share < 0:
                 raise ValueError("is below 0")
             return text
         raise ValueError("is not an amount or a percent of the pool like '80%'")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError("is not an amount or a percent of the pool like '80%'")
+    if not math.isfinite(value):
+        raise ValueError("is not a finite amount")
     if value < 0:
         raise ValueError("is below 0")
     return float(value)
@@ -95,7 +104,9 @@ class PoolSection(BaseModel):
     :func:`absstruct.pool.criteria.load_pool_criteria` and kept in ``criteria``.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", arbitrary_types_allowed=True, allow_inf_nan=False
+    )
 
     tape: str | None = None
     template: str | None = None
@@ -333,7 +344,9 @@ class Support(BaseModel):
 class Deal(BaseModel):
     """A whole deal: dates, pool, tranches, fees, accounts, waterfalls, triggers and more."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", arbitrary_types_allowed=True, allow_inf_nan=False
+    )
 
     schema_version: Literal[1]
     name: str = Field(min_length=1)

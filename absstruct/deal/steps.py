@@ -23,7 +23,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-FROZEN = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+FROZEN = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
 POTS: tuple[str, ...] = ("interest_funds", "principal_funds")
 
 
