@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from absstruct.pool import ConcentrationLimits, EligibilityRule, select_pool
+from absstruct.pool.columns import factorize, packed_order
 from absstruct.pool.concentration import (
     _TOL,
     GroupLimit,
@@ -19,7 +20,6 @@ from absstruct.pool.concentration import (
     take_target,
     trim,
 )
-from absstruct.pool.selection import factorize, packed_order
 from absstruct.pool.strats import (
     bucket_codes,
     strat_table,

@@ -30,16 +30,16 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from absstruct.errors import DealError, Problem, TapeError
+from absstruct.pool.columns import Columns, loan_id_order
 from absstruct.pool.concentration import GroupLimit, InfeasibleLimit, TopLimit, take_target, trim
 from absstruct.pool.criteria import (
     ConcentrationLimits,
@@ -284,84 +284,6 @@ def _criteria(
     return PoolCriteria(**updates)
 
 
-def _loan_id_order(loan_id: pd.Series) -> np.ndarray | None:
-    """Row positions in loan-id (text) order; ``None`` when the tape is in that order already.
-
-    Raises TapeError when a loan id repeats.
-    """
-    ids = pa.chunked_array(pa.array(loan_id.astype("string[pyarrow]"))).combine_chunks()
-    if len(ids) < 2 or pc.all(pc.less(ids[:-1], ids[1:])).as_py():
-        return None  # strictly increasing: sorted and unique, the common case
-    order = packed_order(ids)
-    if order is not None:
-        return order
-    order = pc.sort_indices(ids).to_numpy()
-    ranked = ids.take(order)
-    repeats = pc.equal(ranked[:-1], ranked[1:]).to_numpy(zero_copy_only=False)
-    if repeats.any():
-        first = ranked[int(np.flatnonzero(repeats)[0])].as_py()
-        raise TapeError.from_problems(
-            [
-                Problem(
-                    where="column loan_id",
-                    value=str(first),
-                    rule="duplicate",
-                    message=f"appears more than once ({int(repeats.sum())} repeats); "
-                    "loan ids must be unique",
-                )
-            ],
-            source="tape",
-        )
-    return order
-
-
-def packed_order(ids: pa.Array) -> np.ndarray | None:
-    """Positions of ``ids`` in text order, by sorting them as 64-bit integers.
-
-    Past the prefix every id shares, ids of at most 8 bytes without NUL bytes compare
-    byte by byte exactly as big-endian integers do (a shorter id is padded with zeros,
-    so it sorts first, as text does).  Returns None when the ids do not fit that way or
-    repeat (the caller then sorts the text itself).
-
-    >>> packed_order(pa.array(["L10", "L9", "L1", "L100"])).tolist()
-    [2, 0, 3, 1]
-    """
-    text = pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)
-    if ids.null_count or not text:
-        return None
-    _, offsets_buffer, data_buffer = ids.buffers()
-    offset_type = np.int64 if pa.types.is_large_string(ids.type) else np.int32
-    offsets = np.frombuffer(offsets_buffer, dtype=offset_type)[
-        ids.offset : ids.offset + len(ids) + 1
-    ]
-    data = (
-        np.frombuffer(data_buffer, dtype=np.uint8)
-        if data_buffer is not None
-        else np.zeros(1, np.uint8)
-    )
-    starts = offsets[:-1].astype(np.intp)
-    lengths = (offsets[1:] - offsets[:-1]).astype(np.intp)
-    prefix = 0
-    shortest = int(lengths.min())
-    while prefix < shortest and np.all(data[starts + prefix] == data[starts[0] + prefix]):
-        prefix += 1
-    width = int(lengths.max()) - prefix
-    if width > 8:
-        return None
-    keys = np.zeros(len(ids), dtype=np.uint64)
-    for at in range(prefix, prefix + width):
-        inside = lengths > at
-        byte = data[np.where(inside, starts + at, 0)]
-        if np.any(byte[inside] == 0):
-            return None
-        keys = (keys << np.uint64(8)) | np.where(inside, byte, 0).astype(np.uint64)
-    order = np.argsort(keys)
-    ranked = keys[order]
-    if np.any(ranked[1:] == ranked[:-1]):
-        return None  # a repeated id: the text sort names it
-    return order
-
-
 def _check_tape(tape: pd.DataFrame) -> None:
     problems = [
         Problem(where=f"column {name}", rule="missing_column", message="is required to cut a pool")
@@ -387,104 +309,31 @@ def _check_tape(tape: pd.DataFrame) -> None:
         raise TapeError.from_problems(problems, source="tape")
 
 
-def factorize(series: pd.Series) -> tuple[np.ndarray, int]:
-    """Integer codes numbered by first appearance, missing values ``k``; and ``k``.
-
-    Arrow-backed text is dictionary-encoded by Arrow, which hashes it faster than pandas.
-
-    >>> codes, k = factorize(pd.Series(["b", "a", None, "b"]))
-    >>> codes.tolist(), k
-    ([0, 1, 2, 0], 2)
-    """
-    codes, uniques = _encode(series)
-    return codes, len(uniques)
-
-
-def _encode(series: pd.Series) -> tuple[np.ndarray, pa.Array | pd.Index]:
-    if isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow":
-        encoded = pa.chunked_array(pa.array(series)).combine_chunks().dictionary_encode()
-        uniques = encoded.dictionary
-        indices = pc.fill_null(encoded.indices, len(uniques))
-        return indices.to_numpy().astype(np.intp, copy=False), uniques
-    codes, found = pd.factorize(series, sort=False, use_na_sentinel=True)
-    return np.where(codes < 0, len(found), codes).astype(np.intp, copy=False), found
-
-
-class _Columns:
-    """Columns of the tape as numpy arrays in loan-id order, each converted once."""
-
-    def __init__(self, tape: pd.DataFrame, rows: np.ndarray | None) -> None:
-        self.tape = tape
-        self.rows = rows
-        self._numbers: dict[str, np.ndarray] = {}
-        self._codes: dict[str, tuple[np.ndarray, pa.Array | pd.Index]] = {}
-        self._obligors: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
-
-    def pick(self, values: np.ndarray) -> np.ndarray:
-        return values if self.rows is None else values[self.rows]
-
-    def numbers(self, column: str) -> np.ndarray:
-        if column not in self._numbers:
-            values = self.tape[column].to_numpy(dtype=float, na_value=np.nan)
-            self._numbers[column] = self.pick(values)
-        return self._numbers[column]
-
-    def codes(self, column: str) -> np.ndarray:
-        """Group codes in loan-id order, numbered by first appearance in the tape's rows."""
-        if column not in self._codes:
-            codes, uniques = _encode(self.tape[column])
-            self._codes[column] = (self.pick(codes), uniques)
-        return self._codes[column][0]
-
-    def names(self, column: str) -> list[Any]:
-        """The values ``codes(column)`` numbers, as Python objects."""
-        self.codes(column)
-        uniques = self._codes[column][1]
-        return uniques.to_pylist() if isinstance(uniques, pa.Array) else list(uniques)
-
-    def obligor_codes(self, column: str) -> tuple[np.ndarray, np.ndarray | None]:
-        """Obligor codes and, unless codes already rank that way, each one's first position."""
-        if column not in self._obligors:
-            self._obligors[column] = self._obligor_codes(column)
-        return self._obligors[column]
-
-    def _obligor_codes(self, column: str) -> tuple[np.ndarray, np.ndarray | None]:
-        if column == "loan_id" or (
-            column == "obligor_id" and self.tape["obligor_id"].equals(self.tape["loan_id"])
-        ):
-            return np.arange(len(self.tape)), None  # one group per (unique) loan id
-        codes = self.codes(column)
-        if self.rows is None:
-            return codes, None  # first appearance in the rows is first in loan-id order
-        first = np.full(int(codes.max()) + 1, len(codes), dtype=np.intp)
-        np.minimum.at(first, codes, np.arange(len(codes)))
-        return codes, first
+def _limit_problems(
+    tape: pd.DataFrame, limits: ConcentrationLimits | None, path: str
+) -> list[Problem]:
+    """Limits that group by a column the tape lacks."""
+    return [
+        Problem(
+            where=f"{path}.concentration.{name}",
+            value=column,
+            rule="unknown_column",
+            message="is not a tape column; columns: " + ", ".join(map(str, tape.columns)),
+        )
+        for name, column, _ in (limits.group_limits() if limits is not None else ())
+        if column not in tape.columns and column != "obligor_id"
+    ]
 
 
 def _group_limits(
-    tape: pd.DataFrame,
-    limits: ConcentrationLimits | None,
-    path: str,
-    columns: _Columns,
-) -> tuple[list[GroupLimit | TopLimit], list[str], list[Problem]]:
+    limits: ConcentrationLimits | None, columns: Columns, obligor: str
+) -> tuple[list[GroupLimit | TopLimit], list[str]]:
     """Concentration limits as integer group codes; also the column each limit groups by."""
     if limits is None:
-        return [], [], []
+        return [], []
     built: list[GroupLimit | TopLimit] = []
     names: list[str] = []
-    problems: list[Problem] = []
-    obligor = "obligor_id" if "obligor_id" in tape.columns else "loan_id"
     for name, column, share in limits.group_limits():
-        if column not in tape.columns and column != "obligor_id":
-            problems.append(
-                Problem(
-                    where=f"{path}.concentration.{name}",
-                    value=column,
-                    rule="unknown_column",
-                    message="is not a tape column; columns: " + ", ".join(map(str, tape.columns)),
-                )
-            )
-            continue
         if column == "obligor_id":
             codes = columns.obligor_codes(obligor)[0]
             column = obligor
@@ -499,7 +348,7 @@ def _group_limits(
             TopLimit(name="top_obligors", codes=codes, n=top.n, share=top.max, first=first)
         )
         names.append(obligor)
-    return built, names, problems
+    return built, names
 
 
 def _strat_plan(
@@ -537,7 +386,7 @@ def _strat_plan(
 def _strats_and_summary(
     spec: PoolCriteria,
     plan: list[tuple[str, tuple[float, ...] | None]],
-    columns: _Columns,
+    columns: Columns,
     pool: np.ndarray,
     balance: np.ndarray,
     obligor_codes: np.ndarray,
@@ -618,17 +467,34 @@ def select_pool(
     spec = _criteria(criteria, concentration, strats)
     _check_tape(tape)
     # Loan-id order makes every later step independent of the tape's row order.
-    rows = _loan_id_order(tape["loan_id"])
+    rows = loan_id_order(tape["loan_id"])
     derived = with_derived(tape)
-    columns = _Columns(derived, rows)
-    limits, limit_columns, limit_problems = _group_limits(
-        derived, spec.concentration, path, columns
-    )
     plan, strat_problems = _strat_plan(derived, spec.strats, path)
-    problems = check_rules(derived, spec.eligibility, path=path) + limit_problems + strat_problems
+    problems = (
+        check_rules(derived, spec.eligibility, path=path)
+        + _limit_problems(derived, spec.concentration, path)
+        + strat_problems
+    )
     if problems:
         raise DealError.from_problems(problems)
+    obligor = "obligor_id" if "obligor_id" in tape.columns else "loan_id"
+    columns = Columns(derived, rows)
+    # Hashing a million obligor ids takes as long as everything before trimming; Arrow
+    # does it without the interpreter lock, so it runs beside that work.
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        columns.prefetch_obligors(obligor, executor)
+        return _select(spec, tape, derived, columns, plan, obligor, path)
 
+
+def _select(
+    spec: PoolCriteria,
+    tape: pd.DataFrame,
+    derived: pd.DataFrame,
+    columns: Columns,
+    plan: list[tuple[str, tuple[float, ...] | None]],
+    obligor: str,
+    path: str,
+) -> Pool:
     n = len(tape)
     balance = columns.numbers("current_balance")
     fails = [columns.pick(~rule_passes(derived, rule)) for rule in spec.eligibility]
@@ -706,6 +572,13 @@ def select_pool(
                 ]
             )
 
+    # What the strats read does not depend on the cut: convert it while obligors hash.
+    for column, edges in plan:
+        if edges is None:
+            columns.codes(column)
+        else:
+            columns.numbers(column)
+    limits, limit_columns = _group_limits(spec.concentration, columns, obligor)
     if limits:
         try:
             removed_by, _ = trim(balance, alive=alive, limits=limits)
@@ -737,7 +610,6 @@ def select_pool(
             raise DealError(f"{path}.concentration: the limits leave no loan in the pool")
 
     pool = np.flatnonzero(alive)
-    obligor = "obligor_id" if "obligor_id" in tape.columns else "loan_id"
     tables, summary = _strats_and_summary(
         spec, plan, columns, pool, balance[pool], columns.obligor_codes(obligor)[0]
     )
@@ -751,7 +623,7 @@ def select_pool(
         cut=_Cut(
             tape=derived,
             columns=tuple(tape.columns),
-            rows=rows,
+            rows=columns.rows,
             eligible=pool,
             blocks=tuple(blocks),
             balance=balance,
@@ -764,7 +636,5 @@ __all__ = [
     "EXCLUSION_COUNT_COLUMNS",
     "STRAT_COLUMNS",
     "Pool",
-    "factorize",
-    "packed_order",
     "select_pool",
 ]

@@ -92,9 +92,9 @@ def bucket_codes(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
     >>> bucket_codes(np.array([5.0, 0.0, 12.0, np.nan, -1.0]), (0, 10)).tolist()
     [1, 1, 2, 3, 0]
     """
-    codes = np.zeros(len(values), dtype=np.uint8 if len(edges) < 254 else np.intp)
+    codes: np.ndarray = np.zeros(len(values), dtype=np.uint8 if len(edges) < 254 else np.intp)
     for edge in edges:
-        codes += values >= edge  # NaN compares False
+        np.add(codes, values >= edge, out=codes)  # NaN compares False
     codes[np.isnan(values)] = len(edges) + 1
     return codes
 
@@ -387,7 +387,7 @@ def pool_summary(
     """
     total = float(balance.sum())
     count = len(balance)
-    by_obligor = np.bincount(obligor_codes, weights=balance) if count else np.zeros(0)
+    by_obligor: np.ndarray = np.bincount(obligor_codes, weights=balance) if count else np.zeros(0)
     if len(by_obligor) > 10:
         by_obligor = np.partition(by_obligor, len(by_obligor) - 10)[-10:]
     # Sorted before adding, so the sum does not depend on how obligors were numbered.

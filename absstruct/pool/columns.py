@@ -1,0 +1,193 @@
+"""Tape columns as numpy arrays in loan-id order: the ordering, factor codes, conversions.
+
+Pool selection must not depend on the order of a tape's rows, so it works in loan-id
+(text) order.  A tape already in that order is used as it is; otherwise
+:func:`loan_id_order` finds the order, cheaply when ids pack into 64-bit keys
+(:func:`packed_order`), and :class:`Columns` hands out each column converted once and
+reordered.
+
+Examples
+--------
+>>> import pandas as pd
+>>> tape = pd.DataFrame({"loan_id": ["b", "a", "c"], "region": ["NY", "CA", "NY"],
+...                      "rate": [0.1, 0.2, 0.3]})
+>>> columns = Columns(tape, loan_id_order(tape["loan_id"]))
+>>> columns.numbers("rate").tolist(), columns.codes("region").tolist()
+([0.2, 0.1, 0.3], [1, 0, 0])
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor, Future
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from absstruct.errors import Problem, TapeError
+
+
+def loan_id_order(loan_id: pd.Series) -> np.ndarray | None:
+    """Row positions in loan-id (text) order; ``None`` when the tape is in that order already.
+
+    Raises TapeError when a loan id repeats.
+    """
+    ids = pa.chunked_array(pa.array(loan_id.astype("string[pyarrow]"))).combine_chunks()
+    if len(ids) < 2 or pc.all(pc.less(ids[:-1], ids[1:])).as_py():
+        return None  # strictly increasing: sorted and unique, the common case
+    order = packed_order(ids)
+    if order is not None:
+        return order
+    order = pc.sort_indices(ids).to_numpy()
+    ranked = ids.take(order)
+    repeats = pc.equal(ranked[:-1], ranked[1:]).to_numpy(zero_copy_only=False)
+    if repeats.any():
+        first = ranked[int(np.flatnonzero(repeats)[0])].as_py()
+        raise TapeError.from_problems(
+            [
+                Problem(
+                    where="column loan_id",
+                    value=str(first),
+                    rule="duplicate",
+                    message=f"appears more than once ({int(repeats.sum())} repeats); "
+                    "loan ids must be unique",
+                )
+            ],
+            source="tape",
+        )
+    return order
+
+
+def packed_order(ids: pa.Array) -> np.ndarray | None:
+    """Positions of ``ids`` in text order, by sorting them as 64-bit integers.
+
+    Past the prefix every id shares, ids of at most 8 bytes without NUL bytes compare
+    byte by byte exactly as big-endian integers do (a shorter id is padded with zeros,
+    so it sorts first, as text does).  Returns None when the ids do not fit that way or
+    repeat (the caller then sorts the text itself).
+
+    >>> packed_order(pa.array(["L10", "L9", "L1", "L100"])).tolist()
+    [2, 0, 3, 1]
+    """
+    text = pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)
+    if ids.null_count or not text:
+        return None
+    _, offsets_buffer, data_buffer = ids.buffers()
+    offset_type = np.int64 if pa.types.is_large_string(ids.type) else np.int32
+    offsets = np.frombuffer(offsets_buffer, dtype=offset_type)[
+        ids.offset : ids.offset + len(ids) + 1
+    ]
+    data = (
+        np.frombuffer(data_buffer, dtype=np.uint8)
+        if data_buffer is not None
+        else np.zeros(1, np.uint8)
+    )
+    bounds = offsets.astype(np.intp)
+    starts = bounds[:-1]
+    lengths = bounds[1:] - bounds[:-1]
+    prefix = 0
+    shortest = int(lengths.min())
+    while prefix < shortest and np.all(data[starts + prefix] == data[starts[0] + prefix]):
+        prefix += 1
+    width = int(lengths.max()) - prefix
+    if width > 8:
+        return None
+    keys = np.zeros(len(ids), dtype=np.uint64)
+    for at in range(prefix, prefix + width):
+        inside = lengths > at
+        byte = data[np.where(inside, starts + at, 0)]
+        if np.any(byte[inside] == 0):
+            return None
+        keys = (keys << np.uint64(8)) | np.where(inside, byte, 0).astype(np.uint64)
+    order = np.argsort(keys)
+    ranked = keys[order]
+    if np.any(ranked[1:] == ranked[:-1]):
+        return None  # a repeated id: the text sort names it
+    return order
+
+
+def factorize(series: pd.Series) -> tuple[np.ndarray, int]:
+    """Integer codes numbered by first appearance, missing values ``k``; and ``k``.
+
+    Arrow-backed text is dictionary-encoded by Arrow, which hashes it faster than pandas.
+
+    >>> codes, k = factorize(pd.Series(["b", "a", None, "b"]))
+    >>> codes.tolist(), k
+    ([0, 1, 2, 0], 2)
+    """
+    codes, uniques = encode(series)
+    return codes, len(uniques)
+
+
+def encode(series: pd.Series) -> tuple[np.ndarray, pa.Array | pd.Index]:
+    if isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow":
+        encoded = pa.chunked_array(pa.array(series)).combine_chunks().dictionary_encode()
+        uniques = encoded.dictionary
+        indices = pc.fill_null(encoded.indices, len(uniques))
+        return indices.to_numpy().astype(np.intp, copy=False), uniques
+    codes, found = pd.factorize(series, sort=False, use_na_sentinel=True)
+    return np.where(codes < 0, len(found), codes).astype(np.intp, copy=False), found
+
+
+class Columns:
+    """Columns of the tape as numpy arrays in loan-id order, each converted once."""
+
+    def __init__(self, tape: pd.DataFrame, rows: np.ndarray | None) -> None:
+        self.tape = tape
+        self.rows = rows
+        self._numbers: dict[str, np.ndarray] = {}
+        self._codes: dict[str, tuple[np.ndarray, pa.Array | pd.Index]] = {}
+        self._obligors: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+        self._pending: dict[str, Future[tuple[np.ndarray, np.ndarray | None]]] = {}
+
+    def pick(self, values: np.ndarray) -> np.ndarray:
+        return values if self.rows is None else values[self.rows]
+
+    def numbers(self, column: str) -> np.ndarray:
+        if column not in self._numbers:
+            values = self.tape[column].to_numpy(dtype=float, na_value=np.nan)
+            self._numbers[column] = self.pick(values)
+        return self._numbers[column]
+
+    def codes(self, column: str) -> np.ndarray:
+        """Group codes in loan-id order, numbered by first appearance in the tape's rows."""
+        if column not in self._codes:
+            codes, uniques = encode(self.tape[column])
+            self._codes[column] = (self.pick(codes), uniques)
+        return self._codes[column][0]
+
+    def names(self, column: str) -> list[Any]:
+        """The values ``codes(column)`` numbers, as Python objects."""
+        self.codes(column)
+        uniques = self._codes[column][1]
+        return uniques.to_pylist() if isinstance(uniques, pa.Array) else list(uniques)
+
+    def prefetch_obligors(self, column: str, executor: Executor) -> None:
+        """Start computing :meth:`obligor_codes` on ``executor``."""
+        self._pending[column] = executor.submit(self._obligor_codes, column)
+
+    def obligor_codes(self, column: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Obligor codes and, unless codes already rank that way, each one's first position."""
+        if column not in self._obligors:
+            pending = self._pending.pop(column, None)
+            self._obligors[column] = (
+                pending.result() if pending is not None else self._obligor_codes(column)
+            )
+        return self._obligors[column]
+
+    def _obligor_codes(self, column: str) -> tuple[np.ndarray, np.ndarray | None]:
+        if column == "loan_id" or (
+            column == "obligor_id" and self.tape["obligor_id"].equals(self.tape["loan_id"])
+        ):
+            return np.arange(len(self.tape)), None  # one group per (unique) loan id
+        codes = self.codes(column)
+        if self.rows is None:
+            return codes, None  # first appearance in the rows is first in loan-id order
+        first = np.full(int(codes.max()) + 1, len(codes), dtype=np.intp)
+        np.minimum.at(first, codes, np.arange(len(codes)))
+        return codes, first
+
+
+__all__ = ["Columns", "encode", "factorize", "loan_id_order", "packed_order"]
