@@ -133,19 +133,22 @@ class _GroupState:
     Limits that group by the same codes (``max_obligor`` and ``top_obligors``) share one.
     """
 
-    def __init__(self, codes: np.ndarray, balance: np.ndarray, live: np.ndarray):
+    def __init__(self, codes: np.ndarray, balance: np.ndarray):
+        """Every loan given is in the pool at the start."""
         self.codes = np.asarray(codes, dtype=np.intp)
         self.size = int(self.codes.max()) + 1 if len(self.codes) else 0
-        live_codes = self.codes[live]
-        self.counts = np.bincount(live_codes, minlength=self.size)
-        self.totals = np.bincount(live_codes, weights=balance[live], minlength=self.size)
+        self.counts = np.bincount(self.codes, minlength=self.size)
+        self.totals = np.bincount(self.codes, weights=balance, minlength=self.size)
         self.shortlist: np.ndarray | None = None  # see _top_contenders
         self.listed_loans: np.ndarray | None = None  # the shortlist's loans
         self.floor = -np.inf
 
     def refresh(self, balance: np.ndarray, live: np.ndarray) -> None:
         """Recompute the balances from scratch (subtraction leaves rounding behind)."""
-        self.totals = np.bincount(self.codes[live], weights=balance[live], minlength=self.size)
+        # Zero weights for loans gone: cheaper than gathering the live ones.
+        kept = np.where(live, balance, 0.0)
+        self.totals = np.bincount(self.codes, weights=kept, minlength=self.size)
+        self.totals[self.counts == 0] = 0.0
         # Fresh sums may sit a rounding error above the kept ones: widen the shortlist's
         # bound by as much rather than rebuild it.
         self.floor = self.floor + _TOL * max(abs(self.floor), 1.0)
@@ -307,11 +310,11 @@ def _trim_alive(
     for limit in limits:
         if id(limit.codes) not in shared:
             codes = np.asarray(limit.codes)[positions]
-            shared[id(limit.codes)] = _GroupState(codes, balance, live)
+            shared[id(limit.codes)] = _GroupState(codes, balance)
     states = [shared[id(limit.codes)] for limit in limits]
     distinct = list(shared.values())
-    total = float(balance[live].sum())
-    left = int(np.count_nonzero(live))
+    total = float(balance.sum())
+    left = len(balance)
     checked = False  # balances recomputed from scratch since the last removal
     for passes in range(1, MAX_PASSES + 1):
         changed = False
