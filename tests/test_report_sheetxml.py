@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from absstruct.errors import AbsStructError
+from absstruct.report.columns import column_cells, column_values, table_cells
 from absstruct.report.sheetxml import (
     cell_body,
     cell_xml,
@@ -26,14 +27,7 @@ from absstruct.report.sheetxml import (
     serial_cells,
     text_cells,
 )
-from absstruct.report.xlsx import (
-    Sheet,
-    Table,
-    _column_cells,
-    _column_values,
-    _columns_cells,
-    write_xlsx,
-)
+from absstruct.report.xlsx import Sheet, Table, write_xlsx
 
 AWKWARD_FLOATS = [
     0.1 + 0.2,
@@ -52,8 +46,8 @@ AWKWARD_FLOATS = [
 
 def _check(series: pd.Series, style: int, first: int = 5) -> None:
     """Column rendering equals the cell-by-cell one, cell by cell and as whole rows."""
-    values = _column_values(series)
-    got = _column_cells(series, style)
+    values = column_values(series)
+    got = column_cells(series, style)
     expected = [cell_body(value, style) for value in values]
     for i, (g, e) in enumerate(zip(got, expected, strict=True)):
         assert g == e, f"row {i}: expected {e!r}, rendered {g!r} (value {series.iloc[i]!r})"
@@ -267,8 +261,8 @@ def test_table_rows_equal_rows_written_cell_by_cell(
     )
     series_list = [frame[c] for c in frame.columns]
     numbers = row_numbers(2, n)
-    fast = rows_xml(numbers, ["A", "B", "C", "D"], _columns_cells(series_list, styles))
-    values = [_column_values(s) for s in series_list]
+    fast = rows_xml(numbers, ["A", "B", "C", "D"], table_cells(series_list, styles))
+    values = [column_values(s) for s in series_list]
     slow = "".join(
         row_xml(
             2 + i, [(column[i], style, "") for column, style in zip(values, styles, strict=True)]

@@ -298,11 +298,11 @@ def test_empty_table_writes_a_placeholder_not_a_broken_table(tmp_path: Path) -> 
 def test_widest_samples_are_as_wide_as_every_sample(
     values: list[float], kind: str, as_int: bool
 ) -> None:
-    from absstruct.report.xlsx import (
-        _column_values,
-        _display_width,
-        _format_sample,
-        _widest_samples,
+    from absstruct.report.columns import (
+        column_values,
+        display_width,
+        format_sample,
+        widest_samples,
     )
 
     series = pd.Series(values, dtype=float)
@@ -310,8 +310,8 @@ def test_widest_samples_are_as_wide_as_every_sample(
         finite = [v for v in values if abs(v) < 1e15]  # NaN fails the test too
         series = pd.Series([int(v) for v in finite], dtype="int64")
     step = max(1, len(series) // 50)
-    every = [_format_sample(v, kind) for v in _column_values(series, step)]
-    widest = _widest_samples(series, kind, step)
-    assert max(map(_display_width, widest), default=0) == max(
-        map(_display_width, every), default=0
+    every = [format_sample(v, kind) for v in column_values(series, step)]
+    widest = widest_samples(series, kind, step)
+    assert max(map(display_width, widest), default=0) == max(
+        map(display_width, every), default=0
     ), (widest, every)

@@ -29,10 +29,8 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 import re
-import unicodedata
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from copy import copy
@@ -40,23 +38,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 
 from absstruct.errors import AbsStructError
 from absstruct.report.atomic import atomic_path
+from absstruct.report.columns import (
+    CONTROL_CHARACTERS,
+    display_width,
+    first_control_character,
+    format_sample,
+    plain_value,
+    table_cells,
+    widest_samples,
+)
 from absstruct.report.sheetxml import (
     LETTERS,
-    Column,
-    float_cells,
-    float_columns,
-    int_cells,
     row_numbers,
     row_xml,
     rows_xml,
-    serial_cells,
-    text_cells,
-    value_cells,
     write_package,
 )
 
@@ -96,7 +95,6 @@ ColumnKind = Literal[
 
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,254}$")
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
-_ILLEGAL_XML = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 HEADER_FILL = "4472C4"  # the blue of TableStyleMedium2's header row
 HEADER_WRAP = 16  # header characters a column widens for before the text wraps
 HEADER_TWO_LINES = 30.0  # points: a header row that wraps onto two lines
@@ -222,13 +220,6 @@ class _Placed:
     frame: pd.DataFrame
 
 
-def _display_width(text: str) -> int:
-    if text.isascii():
-        return len(text)
-    # East Asian wide characters take two columns in a spreadsheet cell.
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def _infer_kind(series: pd.Series) -> str:
     if pd.api.types.is_bool_dtype(series):
         return "bool"
@@ -265,157 +256,6 @@ def column_kinds(table: Table) -> list[str]:
             else _infer_kind(table.frame[label])
         )
     return kinds
-
-
-def _plain(value: Any) -> Any:
-    """A plain Python value openpyxl writes natively (None for missing)."""
-    if value is None:
-        return None
-    if isinstance(value, pd.Timestamp):
-        return None if pd.isna(value) else value.to_pydatetime()
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is pd.NaT or value is pd.NA:
-        return None
-    return value
-
-
-def _column_values(series: pd.Series, step: int = 1) -> list[Any]:
-    """Every ``step``-th value of a column as a plain Python object (None for missing)."""
-    if pd.api.types.is_float_dtype(series) and not isinstance(series.dtype, pd.ArrowDtype):
-        array = series.to_numpy(dtype=float, na_value=np.nan)[::step]
-        values: list[Any] = array.tolist()
-        if not np.isfinite(array).all():
-            values = [v if math.isfinite(v) else None for v in values]
-        return values
-    if pd.api.types.is_integer_dtype(series) and not series.isna().any():
-        return series.to_numpy(dtype=np.int64)[::step].tolist()
-    if pd.api.types.is_datetime64_any_dtype(series):
-        return [None if pd.isna(v) else v.to_pydatetime() for v in series.iloc[::step]]
-    return [_plain(v) for v in series.tolist()[::step]]
-
-
-def _column_cells(series: pd.Series, style: int) -> list[str]:
-    """A table column's cell bodies (see :func:`~absstruct.report.sheetxml.cell_body`).
-
-    Writes what :func:`_column_values` reads, the whole column at once: floats (non-finite
-    ones empty), integers, dates as serial days, text as inline strings, anything else
-    value by value.
-    """
-    if pd.api.types.is_float_dtype(series) and not isinstance(series.dtype, pd.ArrowDtype):
-        return float_cells(series.to_numpy(dtype=float, na_value=np.nan), style)
-    if pd.api.types.is_integer_dtype(series) and not series.isna().any():
-        return int_cells(series.to_numpy(dtype=np.int64), style)
-    if pd.api.types.is_datetime64_any_dtype(series):
-        if getattr(series.dt, "tz", None) is not None:
-            series = series.dt.tz_localize(None)  # wall-clock time, as the cell shows it
-        return serial_cells(series.to_numpy(), style)
-    values = series.to_numpy(dtype=object, copy=True)
-    missing = series.isna().to_numpy(dtype=bool)
-    if isinstance(series.dtype, pd.StringDtype) or all(
-        isinstance(v, str) for v in values[~missing]
-    ):
-        values[missing] = None
-        return text_cells(values, style)
-    return value_cells([_plain(v) for v in series.tolist()], style)
-
-
-def _columns_cells(series_list: list[pd.Series], styles: list[int]) -> list[list[str] | Column]:
-    """Every column's cell bodies; the float columns formatted together in one call."""
-    out: list[list[str] | Column | None] = [None] * len(series_list)
-    floats = [
-        j
-        for j, series in enumerate(series_list)
-        if pd.api.types.is_float_dtype(series) and not isinstance(series.dtype, pd.ArrowDtype)
-    ]
-    arrays = [series_list[j].to_numpy(dtype=float, na_value=np.nan) for j in floats]
-    for j, cells in zip(floats, float_columns(arrays, [styles[j] for j in floats]), strict=True):
-        out[j] = cells
-    return [
-        cells if cells is not None else _column_cells(series, style)
-        for cells, series, style in zip(out, series_list, styles, strict=True)
-    ]
-
-
-def _first_control_character(columns: Sequence[pd.Series]) -> tuple[int, str] | None:
-    """(row offset, value) of the first text a workbook cannot store, in reading order."""
-    found: list[tuple[int, int, str]] = []
-    for col, series in enumerate(columns):
-        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
-            continue
-        if isinstance(series.dtype, pd.StringDtype):
-            # Text columns repeat their values: search the distinct ones first.
-            distinct = [v for v in series.unique() if isinstance(v, str)]
-            if not _ILLEGAL_XML.search("".join(distinct)):
-                continue
-        values = series.tolist()
-        texts = [v for v in values if isinstance(v, str)]
-        # One search over the joined column; look value by value only after a hit.
-        if not texts or not _ILLEGAL_XML.search("".join(texts)):
-            continue
-        row = next(i for i, v in enumerate(values) if isinstance(v, str) and _ILLEGAL_XML.search(v))
-        found.append((row, col, values[row]))
-    if not found:
-        return None
-    row, _col, value = min(found)
-    return row, value
-
-
-_FIXED_DECIMALS = {"percent", "rate", "money", "number", "count", "amount", "bp", "factor"}
-
-
-def _widest_samples(series: pd.Series, kind: str, step: int) -> list[str]:
-    """Texts whose widest is as wide as the widest sample (every ``step``-th value).
-
-    Numbers in a fixed-decimal format grow no narrower as they grow in size, so the
-    largest value and the most negative one stand for a numeric column's sample.
-
-    >>> _widest_samples(pd.Series([1.5, -20.0, 300.25, float("nan")]), "money", 1)
-    ['', '300.25', '-20.00']
-    """
-    if kind == "date" and pd.api.types.is_datetime64_any_dtype(series):
-        present = series.iloc[::step].notna().to_numpy()
-        return (["2024-01-31"] if present.any() else []) + ([""] if not present.all() else [])
-    fixed = kind in _FIXED_DECIMALS or kind in ("int", "price", "years")
-    if (
-        fixed
-        and pd.api.types.is_float_dtype(series)
-        and not isinstance(series.dtype, pd.ArrowDtype)
-    ):
-        sample = series.to_numpy(dtype=float, na_value=np.nan)[::step]
-    elif fixed and pd.api.types.is_integer_dtype(series) and not series.isna().any():
-        sample = series.to_numpy(dtype=np.int64)[::step]
-    else:
-        return [_format_sample(value, kind) for value in _column_values(series, step)]
-    present = np.isfinite(sample) if sample.dtype.kind == "f" else np.ones(len(sample), bool)
-    texts = [""] if not present.all() else []  # what a missing value samples as
-    values = sample[present]
-    sizes = np.abs(values.astype(float))
-    negative = np.signbit(values.astype(float))
-    for part in (np.flatnonzero(~negative), np.flatnonzero(negative)):
-        if len(part):
-            texts.append(_format_sample(values[part[np.argmax(sizes[part])]].item(), kind))
-    return texts
-
-
-def _format_sample(value: Any, kind: str) -> str:
-    if value is None:
-        return ""
-    if kind == "date":
-        return "2024-01-31"
-    if isinstance(value, bool) or kind in ("text", "bool"):
-        return str(value)
-    if isinstance(value, (int, float)):
-        if kind in ("percent", "rate"):
-            return f"{value * 100:.3f}%"
-        if kind in ("money", "number"):
-            return f"{value:,.2f}"
-        if kind in ("count", "amount", "bp"):
-            return f"{value:,.0f}"
-        return f"{value:.6f}" if kind == "factor" else f"{value:.3f}"
-    return str(value)
 
 
 def _check_sheets(sheets: Sequence[Sheet]) -> dict[str, tuple[Sheet, Table]]:
@@ -510,7 +350,7 @@ class _SheetWriter:
 
         cell = WriteOnlyCell(self.ws)
         if isinstance(value, str):
-            if _ILLEGAL_XML.search(value):
+            if CONTROL_CHARACTERS.search(value):
                 raise AbsStructError(
                     f"sheet {self.sheet.title!r}, row {self.row + 1}: {value!r} holds a control "
                     "character a workbook cannot store"
@@ -525,7 +365,7 @@ class _SheetWriter:
 
     def _header_cell(self, text: str) -> tuple[str, Any]:
         """A header cell as (text, style): the header row is all text in one style."""
-        if _ILLEGAL_XML.search(text):
+        if CONTROL_CHARACTERS.search(text):
             raise AbsStructError(
                 f"sheet {self.sheet.title!r}, row {self.row + 1}: {text!r} holds a control "
                 "character a workbook cannot store"
@@ -534,7 +374,7 @@ class _SheetWriter:
         return text, self._proto("text", header=True)
 
     def _widen(self, col: int, text: str, cap: int = 48) -> None:
-        width = min(_display_width(text) + 2, cap)
+        width = min(display_width(text) + 2, cap)
         if width > self.widths.get(col, 0):
             self.widths[col] = width
 
@@ -572,7 +412,7 @@ class _SheetWriter:
     def key_values(self, block: KeyValues) -> None:
         self._emit([self._cell(block.title, "text", bold=True)])
         for label, value in block.pairs:
-            value = _plain(value)
+            value = plain_value(value)
             kind = block.kinds.get(label) or (
                 "text"
                 if isinstance(value, str)
@@ -586,7 +426,7 @@ class _SheetWriter:
                 kind = "date"
             _check_kind(kind, f"block {block.title}, {label}")
             self._widen(1, str(label), cap=40)
-            self._widen(2, _format_sample(value, kind), cap=40)
+            self._widen(2, format_sample(value, kind), cap=40)
             self._emit([self._cell(str(label), "text"), self._cell(value, kind)])
 
     def table(self, block: Table) -> None:
@@ -602,7 +442,7 @@ class _SheetWriter:
         labels = [str(c) for c in frame.columns]
         kinds = self.kinds.get(block.name) or column_kinds(block)
         header_row = self.row + 1
-        longest = max((_display_width(label) for label in labels), default=0)
+        longest = max((display_width(label) for label in labels), default=0)
         if longest > HEADER_WRAP:
             # Viewers do not all grow a row for wrapped text: give the header two lines.
             self.heights[header_row] = HEADER_TWO_LINES
@@ -619,10 +459,10 @@ class _SheetWriter:
         step = max(1, len(frame) // 50)
         for col, (series, kind) in enumerate(zip(series_list, kinds, strict=True), start=1):
             # Widths from a sample of about 50 values a column.
-            samples = _widest_samples(series, kind, step)
+            samples = widest_samples(series, kind, step)
             if samples:
-                self._widen(col, max(samples, key=_display_width))
-        bad = _first_control_character(series_list)
+                self._widen(col, max(samples, key=display_width))
+        bad = first_control_character(series_list)
         if bad is not None:
             raise AbsStructError(
                 f"sheet {self.sheet.title!r}, row {self.row + 1 + bad[0]}: {bad[1]!r} holds a "
@@ -631,7 +471,7 @@ class _SheetWriter:
         # Whole columns at once; strings are inline strings: data, never a formula.
         numbers = row_numbers(self.row + 1, len(frame))
         style_ids = [self._style_id(style) for style in styles]
-        columns = _columns_cells(series_list, style_ids)
+        columns = table_cells(series_list, style_ids)
         self.parts.append(rows_xml(numbers, LETTERS[: len(columns)], columns))
         self.row += len(frame)
         ws = self.ws
