@@ -49,7 +49,7 @@ import numpy as np
 
 from absstruct.compounding import FREQUENCIES, compounding_name, from_continuous, to_continuous
 from absstruct.daycount import DateLike, as_days, day_count_name, year_fraction
-from absstruct.errors import PricingError, Problem
+from absstruct.errors import MAX_LISTED, PricingError, Problem
 
 # Newton on the log of the present value converges from any start for non-negative flows;
 # these bound the work and set the stopping rule (in continuously compounded rate units).
@@ -208,11 +208,12 @@ class CashFlows:
                 f"cash flows: missing column(s) {', '.join(missing)}; "
                 f"need {date}, {interest}, {principal}"
             )
-        return cls(
-            dates=np.asarray(frame[date]),
-            interest=np.asarray(frame[interest], dtype=float),
-            principal=np.asarray(frame[principal], dtype=float),
-        )
+        problems: list[Problem] = []
+        days = _date_cells(frame[date], date, problems)
+        amounts = [_amount_cells(frame[key], key, problems) for key in (interest, principal)]
+        if problems:
+            raise PricingError.from_problems(problems, source="cash flows")
+        return cls(dates=days, interest=amounts[0], principal=amounts[1])
 
     def after(self, settlement: DateLike) -> CashFlows:
         """The flows dated strictly after ``settlement`` (what a buyer receives)."""
@@ -220,6 +221,49 @@ class CashFlows:
         return CashFlows(
             dates=self.dates[keep], interest=self.interest[keep], principal=self.principal[keep]
         )
+
+
+def _amount_cells(column: Any, name: str, problems: list[Problem]) -> np.ndarray:
+    """A column of amounts as floats; each cell that is no number becomes a problem."""
+    cells = np.asarray(column, dtype=object).ravel()
+    values = np.full(len(cells), np.nan)
+    for i, cell in enumerate(cells):
+        try:
+            if isinstance(cell, (bool, np.bool_)):  # True is no amount
+                raise TypeError
+            values[i] = float(cell)
+        except (TypeError, ValueError):
+            if len(problems) < MAX_LISTED:
+                problems.append(
+                    Problem(where=f"{name}[{i}]", value=cell, message="is not a number")
+                )
+    return values
+
+
+def _date_cells(column: Any, name: str, problems: list[Problem]) -> np.ndarray:
+    """A column of dates as ``datetime64[D]``; each cell that is no date becomes a problem."""
+    try:
+        return as_days(column)
+    except PricingError:
+        pass
+    cells = np.asarray(column, dtype=object).ravel()
+    days = np.full(len(cells), np.datetime64("NaT"), dtype="datetime64[D]")
+    for i, cell in enumerate(cells):
+        try:
+            days[i] = as_days(cell)
+        except PricingError:
+            if len(problems) >= MAX_LISTED:
+                continue
+            if cell is None or (isinstance(cell, float) and np.isnan(cell)):
+                problems.append(Problem(where=f"{name}[{i}]", message="is missing"))
+            else:
+                shown = str(cell)
+                problems.append(
+                    Problem(
+                        where=f"{name}[{i}]", value=shown, message="is not a date like 2024-06-30"
+                    )
+                )
+    return days
 
 
 @dataclass(frozen=True, kw_only=True)
