@@ -95,21 +95,12 @@ def _largest_first(positions: np.ndarray, balance: np.ndarray, need: float) -> n
     values = balance[positions]
     mean = values.sum() / len(values)
     k = len(values) if mean <= 0 else min(len(values), int(need / mean) + 2)
-    if k < len(values):
-        top = np.argpartition(values, len(values) - k)[len(values) - k :]
-        top = top[np.lexsort((top, -values[top]))]
-    else:
-        top = np.lexsort((np.arange(len(values)), -values))
+    # Every loan at or above the k-th largest balance (ties included), in removal order:
+    # largest first, equal balances by position (a stable sort of ascending positions).
+    top = np.flatnonzero(values >= np.partition(values, len(values) - k)[len(values) - k])
+    top = top[np.argsort(-values[top], kind="stable")]
     before = np.cumsum(values[top]) - values[top]
-    chosen = top[before < need]
-    if len(chosen) and k < len(values):
-        # The partition may split loans equal to the smallest one taken: among all of
-        # them, the first positions go (positions are ascending).
-        edge = values[chosen[-1]]
-        tied = np.flatnonzero(values == edge)
-        taken = np.count_nonzero(values[chosen] == edge)
-        chosen = np.concatenate([chosen[values[chosen] > edge], tied[:taken]])
-    return positions[np.sort(chosen)]
+    return positions[np.sort(top[before < need])]
 
 
 def _grouped_largest_first(
