@@ -18,6 +18,7 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import Executor, Future
 from typing import Any
 
@@ -140,7 +141,8 @@ class Columns:
         self._numbers: dict[str, np.ndarray] = {}
         self._codes: dict[str, tuple[np.ndarray, pa.Array | pd.Index]] = {}
         self._obligors: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
-        self._pending: dict[str, Future[tuple[np.ndarray, np.ndarray | None]]] = {}
+        self._pending_obligors: dict[str, Future[tuple[np.ndarray, np.ndarray | None]]] = {}
+        self._pending_codes: dict[str, Future[tuple[np.ndarray, pa.Array | pd.Index]]] = {}
 
     def pick(self, values: np.ndarray) -> np.ndarray:
         return values if self.rows is None else values[self.rows]
@@ -154,9 +156,13 @@ class Columns:
     def codes(self, column: str) -> np.ndarray:
         """Group codes in loan-id order, numbered by first appearance in the tape's rows."""
         if column not in self._codes:
-            codes, uniques = encode(self.tape[column])
-            self._codes[column] = (self.pick(codes), uniques)
+            pending = self._pending_codes.pop(column, None)
+            self._codes[column] = pending.result() if pending is not None else self._encoded(column)
         return self._codes[column][0]
+
+    def _encoded(self, column: str) -> tuple[np.ndarray, pa.Array | pd.Index]:
+        codes, uniques = encode(self.tape[column])
+        return self.pick(codes), uniques
 
     def names(self, column: str) -> list[Any]:
         """The values ``codes(column)`` numbers, as Python objects."""
@@ -164,14 +170,18 @@ class Columns:
         uniques = self._codes[column][1]
         return uniques.to_pylist() if isinstance(uniques, pa.Array) else list(uniques)
 
-    def prefetch_obligors(self, column: str, executor: Executor) -> None:
-        """Start computing :meth:`obligor_codes` on ``executor``."""
-        self._pending[column] = executor.submit(self._obligor_codes, column)
+    def prefetch(self, executor: Executor, *, obligors: str, codes: Sequence[str] = ()) -> None:
+        """Start :meth:`obligor_codes` of ``obligors``, then :meth:`codes` of ``codes``, on
+        ``executor``; the methods wait for them when asked first."""
+        self._pending_obligors[obligors] = executor.submit(self._obligor_codes, obligors)
+        for column in codes:
+            if column not in self._codes and column != obligors:
+                self._pending_codes[column] = executor.submit(self._encoded, column)
 
     def obligor_codes(self, column: str) -> tuple[np.ndarray, np.ndarray | None]:
         """Obligor codes and, unless codes already rank that way, each one's first position."""
         if column not in self._obligors:
-            pending = self._pending.pop(column, None)
+            pending = self._pending_obligors.pop(column, None)
             self._obligors[column] = (
                 pending.result() if pending is not None else self._obligor_codes(column)
             )
@@ -182,7 +192,7 @@ class Columns:
             column == "obligor_id" and self.tape["obligor_id"].equals(self.tape["loan_id"])
         ):
             return np.arange(len(self.tape)), None  # one group per (unique) loan id
-        codes = self.codes(column)
+        codes = self._encoded(column)[0]
         if self.rows is None:
             return codes, None  # first appearance in the rows is first in loan-id order
         first = np.full(int(codes.max()) + 1, len(codes), dtype=np.intp)

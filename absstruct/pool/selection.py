@@ -480,9 +480,16 @@ def select_pool(
     obligor = "obligor_id" if "obligor_id" in tape.columns else "loan_id"
     columns = Columns(derived, rows)
     # Hashing a million obligor ids takes as long as everything before trimming; Arrow
-    # does it without the interpreter lock, so it runs beside that work.
+    # does it without the interpreter lock, so a worker thread hashes them (and then the
+    # strats' text columns, which trimming does not need) beside that work.
+    grouped = (
+        {column for _, column, _ in spec.concentration.group_limits()}
+        if spec.concentration
+        else set()
+    )
+    later = [column for column, edges in plan if edges is None and column not in grouped]
     with ThreadPoolExecutor(max_workers=1) as executor:
-        columns.prefetch_obligors(obligor, executor)
+        columns.prefetch(executor, obligors=obligor, codes=later)
         return _select(spec, tape, derived, columns, plan, obligor, path)
 
 
@@ -574,9 +581,7 @@ def _select(
 
     # What the strats read does not depend on the cut: convert it while obligors hash.
     for column, edges in plan:
-        if edges is None:
-            columns.codes(column)
-        else:
+        if edges is not None:
             columns.numbers(column)
     limits, limit_columns = _group_limits(spec.concentration, columns, obligor)
     if limits:
