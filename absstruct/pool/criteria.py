@@ -318,8 +318,9 @@ class PoolCriteria(BaseModel):
     """Everything that decides the pool cut: rules, limits, strats and an optional target.
 
     ``target_balance`` caps the eligible pool: loans are taken in ``target_order`` (a
-    seeded shuffle of the loan-id order when ``"random"``) while the running balance stays
-    within the target; the rest are excluded as ``target_balance``.
+    seeded shuffle of the loan-id order when ``"random"``); a loan that would take the
+    pool over the target is skipped and the next one tried, so the pool fills as close to
+    the target as that order allows.  Loans not taken are excluded as ``target_balance``.
     """
 
     model_config = _FROZEN
