@@ -88,7 +88,7 @@ def main() -> None:
     again_s, _ = timed(project, book, BASE)
     print(
         f"aggregate the 1,000,000-loan tape once: {book_s:.3f} s; then one scenario from the "
-        f"book: {again_s:.3f} s = {again_s / one_s:.2f}x projecting from the tape"
+        f"book: {again_s:.4f} s ({one_s / again_s:.0f}x faster than projecting from the tape)"
     )
     adv_s, _ = timed(project, tape, BASE.replace(advance=True), periods=60)
     print(f"one scenario with P&I advancing (loss cap aggregated loan by loan): {adv_s:.3f} s")
