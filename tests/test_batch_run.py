@@ -535,3 +535,17 @@ def test_editing_the_template_or_an_index_csv_reruns_the_job(
         (tmp_path / "sofr.csv").write_text("period,rate\n1,0.045\n", encoding="utf-8")
     again = plan_jobs(load_jobs(jobs), out_dir=out, resume=True)
     assert again.pending_count == 2 and not (set(again.keys) & set(first["job_id"]))
+
+
+def test_a_note_paid_off_by_settlement_says_so(book: Path, tmp_path: Path) -> None:
+    # At 4% ABS the 40-loan pool pays A off in June 2027 and B in October 2027.
+    jobs = tmp_path / "late.csv"
+    jobs.write_text(
+        f"deal,prepay,settlement\n{book / 'deal.toml'},ABS 4%,2027-07-01\n", encoding="utf-8"
+    )
+    rows = _by_label(run_jobs(jobs, workers=1), "row 2")
+    assert (rows["status"] == "ok").all()
+    assert rows.loc["A", "error"].startswith("face: the tranche is paid off by settlement")
+    assert np.isnan(rows.loc["A", "price"])
+    assert rows.loc["B", "error"] == "" and rows.loc["B", "price"] == 100.0
+    assert rows.loc["R", "error"] == ""  # a residual has no face; it is not "paid off"

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from absstruct.analytics.metrics import LOSS_TOLERANCE
 from absstruct.batch.jobs import Job, describe
 from absstruct.errors import AbsStructError
 
@@ -461,9 +462,12 @@ def select(result: Any, rows: Sequence[int]) -> Any:
     )
 
 
+PAID_OFF = "face: the tranche is paid off by settlement; nothing to price"
 # The tranche_metrics columns a summary record is made of.
 METRICS_USED = (
     "tranche",
+    "kind",
+    "face",
     "price",
     "accrued",
     "yield",
@@ -486,9 +490,10 @@ def _summary_record(metrics: Record) -> Record:
     if spread != spread:  # NaN: no zero curve; the I-spread on a term curve, if any
         spread = metrics["i_spread"]
     final = metrics["expected_final_date"]
+    paid_off = metrics["kind"] == "note" and not metrics["face"] > LOSS_TOLERANCE
     return {
         "status": "ok",
-        "error": "",
+        "error": PAID_OFF if paid_off else "",
         "tranche": metrics["tranche"],
         "price": metrics["price"],
         "accrued": metrics["accrued"],
