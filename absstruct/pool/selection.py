@@ -390,8 +390,12 @@ def _strats_and_summary(
     pool: np.ndarray,
     balance: np.ndarray,
     obligor_codes: np.ndarray,
+    buckets: dict[str, np.ndarray],
 ) -> tuple[dict[str, pd.DataFrame], PoolSummary]:
-    """Strat tables and summary of the loans at loan-id positions ``pool``."""
+    """Strat tables and summary of the loans at loan-id positions ``pool``.
+
+    ``buckets`` holds bucket codes of every loan for the planned numeric strats.
+    """
     tape = columns.tape
     present = set(tape.columns)
 
@@ -404,8 +408,10 @@ def _strats_and_summary(
 
     def coded(column: str, edges: Sequence[float] | None) -> tuple[np.ndarray, list[str]]:
         if edges is not None:
-            values = columns.numbers(column)[pool]
-            return bucket_codes(values, edges), [*bucket_labels(column, edges), "missing"]
+            labels = [*bucket_labels(column, edges), "missing"]
+            if column in buckets:
+                return buckets[column][pool], labels
+            return bucket_codes(columns.numbers(column)[pool], edges), labels
         return sorted_categories(columns.codes(column)[pool], columns.names(column))
 
     mix_edges = {
@@ -579,10 +585,16 @@ def _select(
                 ]
             )
 
-    # What the strats read does not depend on the cut: convert it while obligors hash.
-    for column, edges in plan:
-        if edges is not None:
-            columns.numbers(column)
+    # Group codes of the other limits and the strats' buckets do not depend on the cut:
+    # work them out while the obligor ids are still being hashed.
+    for _, column, _ in spec.concentration.group_limits() if spec.concentration else ():
+        if column != "obligor_id":
+            columns.codes(column)
+    buckets = {
+        column: bucket_codes(columns.numbers(column), edges)
+        for column, edges in plan
+        if edges is not None
+    }
     limits, limit_columns = _group_limits(spec.concentration, columns, obligor)
     if limits:
         try:
@@ -616,7 +628,7 @@ def _select(
 
     pool = np.flatnonzero(alive)
     tables, summary = _strats_and_summary(
-        spec, plan, columns, pool, balance[pool], columns.obligor_codes(obligor)[0]
+        spec, plan, columns, pool, balance[pool], columns.obligor_codes(obligor)[0], buckets
     )
     return Pool(
         criteria=spec,
