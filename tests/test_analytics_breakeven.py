@@ -80,3 +80,19 @@ def test_a_tranche_that_never_loses_is_capped():
 def test_bad_breakeven_inputs(kwargs, error, match):
     with pytest.raises(error, match=match):
         breakeven(AUTO, AUTO_TAPE, **kwargs)
+
+
+def test_the_tape_is_aggregated_once_for_every_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    from absstruct.projection.schedules import LoanArrays
+
+    reads = []
+    original = LoanArrays.from_tape.__func__
+
+    def counted(cls, tape, **kwargs):
+        reads.append(len(tape))
+        return original(cls, tape, **kwargs)
+
+    monkeypatch.setattr(LoanArrays, "from_tape", classmethod(counted))
+    found = breakeven(AUTO, AUTO_TAPE, "D", on="cdr")
+    assert found.passes >= 2
+    assert reads == [len(AUTO_TAPE)]  # one aggregation, however many passes
