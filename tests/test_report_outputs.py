@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
+from absstruct.analytics.metrics import METRIC_COLUMNS
 from absstruct.errors import AbsStructError
 from absstruct.report import write_result
 from absstruct.report.data import report_data
@@ -39,7 +40,7 @@ def data():
 def test_json_validates_against_the_shipped_schema(data) -> None:
     payload = json.loads(result_json(data))
     assert validate_result(payload) == []
-    assert payload["schema_version"] == SCHEMA_VERSION == 1
+    assert payload["schema_version"] == SCHEMA_VERSION == 2
     assert payload["deal"]["deal_name"] == "Report Test Trust 2026-1"
     assert payload["deal"]["closing_date"] == "2026-06-30"
     assert [t["tranche"] for t in payload["tranches"]] == ["Senior A", "Senior B", "Sub"]
@@ -49,14 +50,20 @@ def test_json_validates_against_the_shipped_schema(data) -> None:
     assert row["tranche"] == "Senior A" and row["period"] == 1 and row["date"] == "2026-07-31"
     assert row["ending_balance"] == data.tranche_flows["ending_balance"].iloc[0]
     assert payload["summary"]["trigger_status"] == {"CNL": None}
-    assert payload["grid"]["columns"] == ["scenario", "tranche", "yield", "wal", "loss_pct"]
+    assert payload["grid"]["columns"] == list(METRIC_COLUMNS)
+    assert payload["summary"]["pricing"] == {
+        "settlement_date": "2026-06-30",
+        "yield_convention": "semiannual 30/360",
+        "residual_irr_convention": "semiannual ACT/365F",
+    }
 
 
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
         (lambda p: p.pop("ledgers"), "missing required property ledgers"),
-        (lambda p: p.update(schema_version=2), r"\$.schema_version: 2 is not 1"),
+        (lambda p: p.update(schema_version=1), r"\$.schema_version: 1 is not 2"),
+        (lambda p: p["summary"].pop("pricing"), "missing required property pricing"),
         (lambda p: p.update(extra=1), "property 'extra' is not allowed"),
         (lambda p: p["tranches"][0].update(tranche=7), r"tranches\[0\].tranche: 7 is not of type"),
         (lambda p: p["summary"]["trigger_status"].update(CNL=0), "0 is below 1"),
@@ -161,7 +168,10 @@ def test_folder_holds_one_file_per_ledger_that_round_trips(data, tmp_path: Path)
     ]
     for name, frame in {"tranches": data.tranches, **data.ledgers()}.items():
         pd.testing.assert_frame_equal(
-            pd.read_csv(folder / f"{name}.csv"), file_frame(frame), check_exact=True, obj=name
+            pd.read_csv(folder / f"{name}.csv"),
+            file_frame(frame, empty_text_as_missing=True),
+            check_exact=True,
+            obj=name,
         )
     assert validate_result(json.loads((folder / "result.json").read_text("utf-8"))) == []
 

@@ -127,11 +127,11 @@ def test_grid_tables_by_hand() -> None:
     )
     tables = {t.name: t.frame for t in _grid_tables(grid, ["Sub", "Senior A"], "en")}
     assert list(tables) == ["grid_yield", "grid_wal"]
-    assert tables["grid_yield"].columns.tolist() == ["Scenario", "Sub", "Senior A"]
+    assert tables["grid_yield"].columns.tolist() == ["No.", "Scenario", "Sub", "Senior A"]
     # First non-missing value per pair; the repeated base / Senior A row is ignored.
     assert tables["grid_yield"].to_numpy().tolist() == [
-        ["base", pytest.approx(np.nan, nan_ok=True), 0.05],
-        ["stress", 0.02, 0.045],
+        [1, "base", pytest.approx(np.nan, nan_ok=True), 0.05],
+        [2, "stress", 0.02, 0.045],
     ]
     assert tables["grid_wal"]["Senior A"].tolist() == [3.1, 3.4]
 

@@ -83,6 +83,7 @@ def test_every_block_is_a_named_table(books) -> None:
         "grid_yield",
         "grid_wal",
         "grid_loss_pct",
+        "grid_shortfall",
         "curves",
     }
 

@@ -1,8 +1,10 @@
 """The tidy view of a run that every writer consumes: :class:`ReportData`.
 
-A waterfall ``Result`` (plus, optionally, pricing, a pool and a scenario grid) is turned
-into plain DataFrames once, by :func:`report_data`; the workbook, JSON, CSV and Parquet
-writers read only this view, so they agree with one another by construction.
+A waterfall ``Result`` (plus, optionally, its tranche metrics, a pool and a scenario grid)
+is turned into plain DataFrames once, by :func:`report_data`; the workbook, JSON, CSV and
+Parquet writers read only this view, so they agree with one another by construction.  The
+tranche figures are the rows of :func:`absstruct.analytics.metrics.tranche_metrics` (the
+table ``absstruct run --price`` prints), never a second pricing of the report's own.
 
 Ledgers are long tables sorted by their key columns, one row per (name, period):
 
@@ -18,10 +20,13 @@ frame                     columns (required first; more are kept and shown)
                           ending_balance
 ``triggers``              trigger, metric, period, date, value, threshold, breached
 ``curves``                period, date, smm, cpr, mdr, cdr, severity
-``tranches`` (summary)    tranche, size, pct_pool, coupon, credit_enhancement, price,
-                          yield, spread_bp, wal, window_start, window_end,
-                          modified_duration, loss_pct
-``grid`` (optional)       scenario, tranche, yield, wal, loss_pct (and more measures)
+``tranches`` (summary)    tranche, size, pct_pool, coupon, credit_enhancement, then the
+                          shown scenario's ``tranche_metrics`` columns (kind, face,
+                          quote, price, accrued, dirty_price, yield, convention, wal,
+                          first/last_principal_date, expected_final_date, durations,
+                          convexity, spreads, losses, shortfalls, residual IRR ...)
+``grid`` (optional)       scenario, tranche, measures: the ``tranche_metrics`` table of
+                          every scenario (a grid's level columns kept)
 ========================  ===============================================================
 
 Examples
@@ -61,21 +66,6 @@ TRANCHE_FLOW_COLUMNS: tuple[str, ...] = (
     "writedown",
     "ending_balance",
 )
-TRANCHE_SUMMARY_COLUMNS: tuple[str, ...] = (
-    "tranche",
-    "size",
-    "pct_pool",
-    "coupon",
-    "credit_enhancement",
-    "price",
-    "yield",
-    "spread_bp",
-    "wal",
-    "window_start",
-    "window_end",
-    "modified_duration",
-    "loss_pct",
-)
 ACCOUNT_COLUMNS: tuple[str, ...] = ("beginning_balance", "deposit", "withdrawal", "ending_balance")
 TRIGGER_COLUMNS: tuple[str, ...] = ("value", "threshold", "breached")
 CURVE_COLUMNS: tuple[str, ...] = ("smm", "cpr", "mdr", "cdr", "severity")
@@ -90,14 +80,32 @@ COLUMN_KINDS: dict[str, str] = {
     "coupon": "rate",
     "credit_enhancement": "percent",
     "price": "price",
+    "accrued": "price",
+    "dirty_price": "price",
     "yield": "rate",
     "spread_bp": "bp",
+    "flat_spread": "rate",
+    "i_spread": "rate",
+    "z_spread": "rate",
     "wal": "years",
     "window_start": "int",
     "window_end": "int",
+    "first_principal_date": "date",
+    "last_principal_date": "date",
+    "expected_final_date": "date",
+    "settlement_date": "date",
     "final_period": "int",
+    "macaulay_duration": "years",
     "modified_duration": "years",
+    "convexity": "number",
     "loss_pct": "percent",
+    "face": "money",
+    "principal_loss": "money",
+    "principal_loss_pct": "percent",
+    "interest_shortfall": "money",
+    "max_interest_shortfall": "money",
+    "residual_multiple": "factor",
+    "residual_purchase_price": "money",
     "value": "rate",
     "threshold": "rate",
     "breached": "bool",
@@ -157,7 +165,11 @@ class PoolReport:
 
 @dataclass(frozen=True, kw_only=True)
 class ReportData:
-    """Everything a report shows about one run, as tidy tables (see the module docs)."""
+    """Everything a report shows about one run, as tidy tables (see the module docs).
+
+    ``pricing`` holds the settlement date and the conventions the tranche metrics used
+    (``yield_convention``, ``spread_compounding``, ``residual_irr_convention``).
+    """
 
     deal: Mapping[str, Any]
     scenario: Mapping[str, Any]
@@ -169,6 +181,8 @@ class ReportData:
     triggers: pd.DataFrame
     curves: pd.DataFrame
     residual_irr: float | None = None
+    residual_multiple: float | None = None
+    pricing: Mapping[str, Any] = field(default_factory=dict)
     grid: pd.DataFrame | None = None
     pool: PoolReport | None = None
 
@@ -217,32 +231,42 @@ def report_data(
     pool: Any = None,
     pricing: Any = None,
     grid: Any = None,
+    settlement: Any = None,
 ) -> ReportData:
     """The :class:`ReportData` view of a run.
 
     ``result`` may already be a ``ReportData`` (returned with ``pool`` and ``grid``
     attached when given), a waterfall ``Result`` (read by
-    :func:`absstruct.report.from_result.from_waterfall_result` with ``deal``,
-    ``scenario`` and ``pricing``), or any object with a ``report_data()`` method.
+    :func:`absstruct.report.from_result.from_waterfall_result`), or any object with a
+    ``report_data()`` method.
 
-    ``pricing`` maps a tranche to its clean price per 100, to a pricing result (an
-    object with ``.price``) or to a mapping with ``price`` and/or ``spread_bp``.
+    ``pricing`` is the table :func:`absstruct.analytics.metrics.tranche_metrics` made for
+    this run (used as given), or the ``Quotes`` to make it with; when it is None and a
+    ``deal`` is given the tranches are priced at par, settled on the deal's closing date
+    (``settlement`` overrides the date; give the one the table was priced at).
 
     Raises
     ------
     AbsStructError
-        When ``result`` is none of these.
+        When ``result`` is none of these, ``pricing`` is not a metrics table of this
+        run (or quotes), or pricing is given for a run that is already a ``ReportData``.
     """
     from dataclasses import replace
 
     if isinstance(result, ReportData):
+        if pricing is not None:
+            raise AbsStructError(
+                "pricing: this run is already a ReportData (priced when it was made); "
+                "give pricing with the waterfall Result"
+            )
         data = result
     elif hasattr(result, "tranches") and hasattr(result, "payment_dates"):
         from absstruct.report.from_result import from_waterfall_result
+        from absstruct.report.tranches import report_metrics
 
-        prices, spreads = split_pricing(pricing)
+        metrics = report_metrics(result, deal, pricing, settlement=settlement)
         data = from_waterfall_result(
-            result, scenario=scenario, deal=deal, prices=prices, spreads_bp=spreads
+            result, scenario=scenario, deal=deal, metrics=metrics, settlement=settlement
         )
     else:
         method = getattr(result, "report_data", None)
@@ -258,33 +282,6 @@ def report_data(
     if grid is not None:
         changes["grid"] = grid_frame(grid)
     return replace(data, **changes) if changes else data
-
-
-def split_pricing(pricing: Any) -> tuple[dict[str, float], dict[str, float]]:
-    """Tranche prices and spreads (bp) from a pricing mapping (see :func:`report_data`).
-
-    >>> split_pricing({"A": 99.5, "B": {"price": 98.0, "spread_bp": 145.0}})
-    ({'A': 99.5, 'B': 98.0}, {'B': 145.0})
-    """
-    prices: dict[str, float] = {}
-    spreads: dict[str, float] = {}
-    if pricing is None:
-        return prices, spreads
-    if not isinstance(pricing, Mapping):
-        raise AbsStructError(
-            f"pricing: expected a mapping of tranche to price, not {type(pricing).__name__}"
-        )
-    for name, value in pricing.items():
-        if isinstance(value, Mapping):
-            if value.get("price") is not None:
-                prices[str(name)] = float(value["price"])
-            if value.get("spread_bp") is not None:
-                spreads[str(name)] = float(value["spread_bp"])
-        elif hasattr(value, "price"):
-            prices[str(name)] = float(value.price)
-        else:
-            prices[str(name)] = float(value)
-    return prices, spreads
 
 
 def pool_report(pool: Any) -> PoolReport:

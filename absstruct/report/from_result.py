@@ -1,10 +1,10 @@
 """Build the report view (:class:`ReportData`) from a waterfall ``Result``.
 
-The ledgers map one to one; the tranche table prices every note from its own cash flows
-with the pricing kernels (all scenarios at once): clean price 100 unless ``prices`` says
-otherwise, settlement at closing, yields bond-equivalent (semiannual) on the deal's day
-count.  With more than one scenario the per-scenario yield / WAL / loss table becomes the
-scenario grid.  The "curves as used" are the pool-level rates the projection realised,
+The ledgers map one to one.  The tranche figures are not computed here: the tranche table
+is the deal's structure beside the shown scenario's rows of the ``tranche_metrics`` table
+it is given (:mod:`absstruct.report.tranches`), and with more than one scenario that whole
+table is the scenario grid, so a report says exactly what ``absstruct run --price`` says.
+The "curves as used" are the pool-level rates the projection realised,
 period by period (SMM, MDR, severity, annualised to CPR / CDR).
 
 Examples
@@ -41,17 +41,18 @@ Examples
 >>> arrays["principal_collections"][:] = [[50.0, 50.0]]
 >>> arrays["interest_collections"][:] = [[1.0, 0.5]]
 >>> flows = PoolFlows(arrays=arrays, initial_balance=100.0, scenario_names=("base",))
->>> data = from_waterfall_result(run(deal, flows), deal=deal)
+>>> from absstruct.analytics.metrics import tranche_metrics
+>>> result = run(deal, flows)
+>>> data = from_waterfall_result(result, deal=deal, metrics=tranche_metrics(result, deal))
 >>> data.tranche_flows[["tranche", "period", "principal", "ending_balance"]].head(2).values.tolist()
 [['A', 1, 50.0, 40.0], ['A', 2, 40.0, 0.0]]
->>> data.tranches.loc[0, ["window_start", "window_end"]].tolist()
-[1, 2]
+>>> data.tranches.loc[0, ["first_principal_date", "last_principal_date"]].tolist()
+[datetime.date(2026, 7, 31), datetime.date(2026, 8, 31)]
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -60,18 +61,9 @@ import pandas as pd
 from absstruct.errors import AbsStructError
 from absstruct.projection.flows import POOL_COLUMNS
 from absstruct.report.data import ReportData
+from absstruct.report.tranches import pricing_facts, residual_figures, tranche_table
 
 _MONTHS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12}
-BEY_FREQUENCY = 2  # bond-equivalent: semiannual compounding (CONVENTIONS.md)
-
-
-def _settlement(result: Any, deal: Any, settlement: Any) -> dt.date:
-    if settlement is not None:
-        return pd.Timestamp(settlement).date()
-    if deal is not None:
-        return deal.dates.closing
-    first = pd.Timestamp(result.payment_dates[0])
-    return (first - pd.DateOffset(months=1)).date()
 
 
 def _deal_facts(result: Any, deal: Any) -> dict[str, Any]:
@@ -88,7 +80,6 @@ def _deal_facts(result: Any, deal: Any) -> dict[str, Any]:
         )
     else:
         facts["first_payment_date"] = result.payment_dates[0]
-    facts["compounding"] = "semiannual (bond-equivalent)"
     facts["original_pool_balance"] = float(result.pool.initial_balance)
     return facts
 
@@ -254,91 +245,12 @@ def _curves(collateral: pd.DataFrame, initial: float, months: int) -> pd.DataFra
     )
 
 
-def _price_table(
-    result: Any,
-    deal: Any,
-    settlement: dt.date,
-    dates: pd.DatetimeIndex,
-    prices: Mapping[str, float],
-) -> dict[str, dict[str, np.ndarray]]:
-    """Yield, WAL, modified duration, window and loss per tranche over every scenario."""
-    from absstruct.daycount import year_fraction
-    from absstruct.pricing import risk_kernel, solve_yield_kernel, wal_kernel
-
-    day_count = deal.dates.day_count if deal is not None else "30/360"
-    times = np.asarray(
-        year_fraction(np.datetime64(settlement), dates.values.astype("datetime64[D]"), day_count),
-        dtype=float,
-    )
-    out: dict[str, dict[str, np.ndarray]] = {}
-    for name, ledger in result.tranches.items():
-        size = float(result.original_balances.get(name, 0.0))
-        principal = np.asarray(ledger["principal_paid"], dtype=float)
-        cash = principal + np.asarray(ledger["interest_paid"], dtype=float)
-        price = float(prices.get(name, 100.0))
-        n_s = cash.shape[0]
-        nan = np.full(n_s, np.nan)
-        if size > 0:
-            yields = solve_yield_kernel(
-                times, cash, np.full(n_s, price / 100 * size), BEY_FREQUENCY
-            )
-            _, _, modified, _ = risk_kernel(times, cash, np.nan_to_num(yields), BEY_FREQUENCY)
-            modified = np.where(np.isfinite(yields), modified, np.nan)
-            wal = wal_kernel(times, principal)
-            loss = np.asarray(ledger["writedown"], dtype=float).sum(axis=1) / size
-        else:
-            yields, modified, wal, loss = nan, nan, nan, nan
-        paid = principal > 1e-9
-        start = np.where(paid.any(axis=1), paid.argmax(axis=1) + 1, 0)
-        end = np.where(paid.any(axis=1), paid.shape[1] - paid[:, ::-1].argmax(axis=1), 0)
-        out[name] = {
-            "price": np.full(n_s, price if size > 0 else np.nan),
-            "yield": yields,
-            "wal": wal,
-            "modified_duration": modified,
-            "window_start": start,
-            "window_end": end,
-            "loss_pct": loss,
-        }
-    return out
-
-
-def _residual_irr(
-    result: Any, s: int, settlement: dt.date, dates: pd.DatetimeIndex
-) -> float | None:
-    from absstruct.errors import PricingError
-    from absstruct.pricing import CashFlows
-    from absstruct.spreads import residual_irr
-
-    residual = np.zeros(len(dates))
-    for ledger in result.tranches.values():
-        if "residual_paid" in ledger.arrays:
-            residual += np.asarray(ledger["residual_paid"][s], dtype=float)
-    notes = sum(result.original_balances.values())
-    # The residual holder's stake: its stated size, else the overcollateralization it funds.
-    stake = float(result.pool.initial_balance) - notes
-    if not np.any(residual > 0) or stake <= 0:
-        return None
-    try:
-        flows = CashFlows(
-            dates=[d.date() for d in dates], interest=np.zeros(len(dates)), principal=residual
-        )
-        return float(
-            residual_irr(
-                flows, settlement=settlement, purchase_price=stake, compounding="semiannual"
-            ).irr
-        )
-    except (PricingError, AttributeError):
-        return None
-
-
 def from_waterfall_result(
     result: Any,
     *,
     scenario: int | str = 0,
     deal: Any = None,
-    prices: Mapping[str, float] | None = None,
-    spreads_bp: Mapping[str, float] | None = None,
+    metrics: pd.DataFrame | None = None,
     settlement: Any = None,
 ) -> ReportData:
     """The report view of one scenario of a waterfall ``Result`` (all scenarios in the grid).
@@ -350,71 +262,38 @@ def from_waterfall_result(
         The scenario whose ledgers are shown (position or name).
     deal : absstruct.deal.model.Deal, optional
         Adds dates, day count, assumptions and trigger kinds.
-    prices : mapping, optional
-        Tranche -> clean price per 100 (default 100, par).
-    spreads_bp : mapping, optional
-        Tranche -> spread in basis points from the pricing step, shown as given.
+    metrics : DataFrame, optional
+        The ``tranche_metrics`` table of ``result`` (see
+        :func:`absstruct.report.tranches.report_metrics`); without it the tranche table
+        holds the structure only.
     settlement : date, optional
-        Default: the deal's closing date.
+        The date the metrics were priced at, shown beside them (default: the deal's
+        closing date, ``tranche_metrics``' default).
     """
     s = result.scenario_index(scenario)
     if not 0 <= s < result.n_scenarios:
         raise AbsStructError(f"scenario: {scenario!r} is not one of {list(result.scenario_names)}")
     dates = pd.DatetimeIndex(pd.to_datetime(list(result.payment_dates)))
-    settle = _settlement(result, deal, settlement)
     months = _MONTHS.get(deal.dates.frequency, 1) if deal is not None else 1
     collateral = _collateral(result, s, dates)
-    measures = _price_table(result, deal, settle, dates, prices or {})
-    pool_balance = float(result.pool.initial_balance)
-    rows = []
-    cumulative = 0.0
-    for name in result.tranches:
-        size = float(result.original_balances.get(name, 0.0))
-        cumulative += size
-        coupon = np.asarray(result.coupons.get(name, [np.nan]), dtype=float)
-        m = measures[name]
-        rows.append(
-            {
-                "tranche": name,
-                "size": size,
-                "pct_pool": size / pool_balance if pool_balance else np.nan,
-                "coupon": float(coupon[0]) if size > 0 and coupon.size else np.nan,
-                "credit_enhancement": 1 - cumulative / pool_balance if size > 0 else np.nan,
-                "price": m["price"][s],
-                "yield": m["yield"][s],
-                "spread_bp": float((spreads_bp or {}).get(name, np.nan)),
-                "wal": m["wal"][s],
-                "window_start": int(m["window_start"][s]),
-                "window_end": int(m["window_end"][s]),
-                "modified_duration": m["modified_duration"][s],
-                "loss_pct": m["loss_pct"][s],
-            }
-        )
-    grid = None
-    if result.n_scenarios > 1:
-        grid_rows = [
-            {
-                "scenario": result.scenario_names[k],
-                "tranche": name,
-                "yield": measures[name]["yield"][k],
-                "wal": measures[name]["wal"][k],
-                "loss_pct": measures[name]["loss_pct"][k],
-            }
-            for k in range(result.n_scenarios)
-            for name in result.tranches
-            if result.original_balances.get(name, 0.0) > 0
-        ]
-        grid = pd.DataFrame(grid_rows)
+    tranches = tranche_table(result, metrics, result.scenario_names[s])
+    residual_irr, residual_multiple = residual_figures(tranches)
+    if settlement is not None:
+        settle: dt.date | None = pd.Timestamp(settlement).date()
+    else:
+        settle = deal.dates.closing if deal is not None else None
     return ReportData(
         deal=_deal_facts(result, deal),
         scenario=_scenario_facts(result, s, deal),
-        tranches=pd.DataFrame(rows),
+        tranches=tranches,
         collateral=collateral,
         tranche_flows=_tranche_flows(result, s, dates),
         waterfall=_waterfall(result, s, dates),
         accounts=_accounts(result, s, dates),
         triggers=_triggers(result, s, dates, deal),
-        curves=_curves(collateral, pool_balance, months),
-        residual_irr=_residual_irr(result, s, settle, dates),
-        grid=grid,
+        curves=_curves(collateral, float(result.pool.initial_balance), months),
+        residual_irr=residual_irr,
+        residual_multiple=residual_multiple,
+        pricing=pricing_facts(metrics, settle),
+        grid=metrics if metrics is not None and result.n_scenarios > 1 else None,
     )

@@ -1,23 +1,28 @@
 """Analyst outputs: versioned JSON, a tidy long table (CSV / Parquet) and one file per ledger.
 
-JSON layout (``schema_version`` 1; ``result.schema.json`` beside this module is the JSON
+JSON layout (``schema_version`` 2; ``result.schema.json`` beside this module is the JSON
 Schema document, and :func:`absstruct.report.schema.validate` checks against it)::
 
     {
-      "schema_version": 1,
+      "schema_version": 2,
       "generator": {"name": "absstruct", "version": "..."},
-      "deal": {...},                    # name, currency, dates (ISO strings), conventions
+      "deal": {...},                    # name, currency, dates (ISO strings), day count
       "scenario": {...},                # the assumptions as given
-      "summary": {"residual_irr": ..., "trigger_status": {"<trigger>": <first breach or null>}},
-      "tranches": [{"tranche": "Senior A", "size": ..., "yield": ..., "wal": ...}, ...],
+      "summary": {"pricing": {"settlement_date": ..., "yield_convention": ...},
+                  "residual_irr": ..., "residual_multiple": ...,
+                  "trigger_status": {"<trigger>": <first breach or null>}},
+      "tranches": [{"tranche": "Senior A", "size": ..., <tranche_metrics columns>}, ...],
       "ledgers": {"collateral": {"columns": [...], "rows": [[...], ...]}, ...},
-      "grid": {"columns": [...], "rows": [...]} or null,
+      "grid": {"columns": [...], "rows": [...]} or null,   # tranche_metrics, every scenario
       "pool": {"summary": {...}, "strats": {...}, "exclusions": {...}} or null
     }
 
 Deterministic: keys in a fixed order, floats in Python's shortest round-trip form, NaN and
 infinities as ``null``, dates as ``YYYY-MM-DD``, no timestamps — identical inputs give
-identical bytes.
+identical bytes.  Version 2 (from 1): a tranche object carries the shown scenario's row
+of ``tranche_metrics`` under its own column names (``principal_loss_pct``,
+``first_principal_date`` ... replace ``loss_pct``, ``window_start`` ...), the grid is that
+table for every scenario, and the summary gains ``pricing`` and ``residual_multiple``.
 
 The tidy table has one row per observation: ``ledger, name, period, date, measure,
 value`` (``name`` is the tranche, account, trigger or step; ``pool`` / ``curves`` for the
@@ -29,7 +34,7 @@ Examples
 >>> data = sample_report(n_periods=6, n_tranches=2)
 >>> payload = result_payload(data)
 >>> payload["schema_version"], list(payload["ledgers"])[:2]
-(1, ['collateral', 'tranche_flows'])
+(2, ['collateral', 'tranche_flows'])
 >>> tidy = tidy_frame(data)
 >>> list(tidy.columns)
 ['ledger', 'name', 'period', 'date', 'measure', 'value']
@@ -53,7 +58,7 @@ from absstruct.errors import AbsStructError
 from absstruct.report.atomic import atomic_path
 from absstruct.report.data import LEDGER_KEYS, ReportData
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 TIDY_COLUMNS: tuple[str, ...] = ("ledger", "name", "period", "date", "measure", "value")
 # Which column names the entity in each ledger (None: one entity, named after the ledger).
 _NAME_COLUMN: dict[str, str | None] = {
@@ -97,9 +102,12 @@ def plain(value: Any) -> Any:
     return value
 
 
-def file_frame(frame: pd.DataFrame) -> pd.DataFrame:
+def file_frame(frame: pd.DataFrame, *, empty_text_as_missing: bool = False) -> pd.DataFrame:
     """A ledger as written to files: dates as ISO strings, everything else unchanged.
 
+    With ``empty_text_as_missing`` (the CSV / Parquet ledger files), empty text is written
+    as a missing value and a text column with no value left as an empty float column:
+    a CSV cannot tell an empty text from a missing one, and pandas reads both as missing.
     Reading the CSV or Parquet back with pandas gives this frame again.
     """
     out = frame.copy()
@@ -110,6 +118,10 @@ def file_frame(frame: pd.DataFrame) -> pd.DataFrame:
             first = out[column].dropna().iloc[0]
             if isinstance(first, dt.date):
                 out[column] = [plain(v) for v in out[column]]
+        if empty_text_as_missing and pd.api.types.is_string_dtype(out[column]):
+            text = out[column].astype("str")
+            text = text.mask(text == "")
+            out[column] = text if text.notna().any() else np.full(len(text), np.nan)
     return out
 
 
@@ -143,7 +155,9 @@ def result_payload(data: ReportData) -> dict[str, Any]:
         "deal": plain(dict(data.deal)),
         "scenario": plain(dict(data.scenario)),
         "summary": {
+            "pricing": plain(dict(data.pricing)),
             "residual_irr": plain(data.residual_irr),
+            "residual_multiple": plain(data.residual_multiple),
             "trigger_status": _trigger_status(data),
         },
         "tranches": [
@@ -239,7 +253,7 @@ def write_ledger_folder(
     written = []
     for name, frame in tables.items():
         target = folder / f"{name}.{fmt}"
-        out = file_frame(frame)
+        out = file_frame(frame, empty_text_as_missing=True)
         with atomic_path(target) as tmp:
             if fmt == "csv":
                 out.to_csv(tmp, index=False)

@@ -58,6 +58,7 @@ def write_result(
     pool: Any = None,
     pricing: Any = None,
     grid: Any = None,
+    settlement: Any = None,
 ) -> str:
     """Write a run to ``path`` in the format its extension names; return that format.
 
@@ -68,14 +69,25 @@ def write_result(
         ``.xlsx``, ``.json``, ``.csv``, ``.parquet``, or a folder.
     lang : {"en", "zh"}
         Labels of the workbook (the other formats use stable English keys).
-    deal, scenario, pool, pricing, grid :
-        Optional extras, as for :func:`absstruct.report.workbook.write_workbook`.
+    deal, scenario, pool, pricing, grid, settlement :
+        Optional extras, as for :func:`absstruct.report.workbook.write_workbook`:
+        ``pricing`` is the ``tranche_metrics`` table of the run (what ``absstruct run
+        --price`` prints), used as given, or the ``Quotes`` to compute it with; by
+        default every tranche is priced at par, settled on the deal's closing date.
     """
     from absstruct.report.labels import check_lang
 
     check_lang(lang)
     kind = output_kind(path)
-    data = report_data(result, deal=deal, scenario=scenario, pool=pool, pricing=pricing, grid=grid)
+    data = report_data(
+        result,
+        deal=deal,
+        scenario=scenario,
+        pool=pool,
+        pricing=pricing,
+        grid=grid,
+        settlement=settlement,
+    )
     if kind == "xlsx":
         from absstruct.report.workbook import investor_sheets
         from absstruct.report.xlsx import write_xlsx

@@ -301,14 +301,17 @@ def sample_report(
                 "pct_pool": sizes[k] / balance,
                 "coupon": coupons[k] if k < n_tranches - 1 else float("nan"),
                 "credit_enhancement": sizes[k + 1 :].sum() / balance,
+                "quote": "par",
                 "price": 100.0,
                 "yield": y,
-                "spread_bp": (y - 0.03) * 1e4,
+                "flat_spread": y - 0.03,
                 "wal": wal,
-                "window_start": int(nonzero[0] + 1) if len(nonzero) else 0,
-                "window_end": int(nonzero[-1] + 1) if len(nonzero) else 0,
+                "first_principal_date": dates[nonzero[0]] if len(nonzero) else None,
+                "last_principal_date": dates[nonzero[-1]] if len(nonzero) else None,
                 "modified_duration": macaulay / (1 + y / 2),
-                "loss_pct": notes["writedown"][s, k].sum() / sizes[k] if sizes[k] else 0.0,
+                "principal_loss_pct": (
+                    notes["writedown"][s, k].sum() / sizes[k] if sizes[k] else 0.0
+                ),
             }
             if s == 0:
                 summary_rows.append(row)
@@ -319,7 +322,7 @@ def sample_report(
                     "tranche": name,
                     "yield": row["yield"],
                     "wal": row["wal"],
-                    "loss_pct": row["loss_pct"],
+                    "principal_loss_pct": row["principal_loss_pct"],
                 }
             )
     residual = notes["interest_paid"][0, -1] + notes["principal"][0, -1]
@@ -361,7 +364,6 @@ def sample_report(
             "first_payment_date": first_payment,
             "payment_frequency": "monthly",
             "day_count": "30/360",
-            "compounding": "semiannual (bond-equivalent)",
             "original_pool_balance": balance,
         },
         scenario={
@@ -380,6 +382,10 @@ def sample_report(
         triggers=triggers,
         curves=curves,
         residual_irr=residual_irr,
+        pricing={
+            "settlement_date": first_payment - dt.timedelta(days=20),
+            "yield_convention": "semiannual 30/360",
+        },
         grid=pd.DataFrame(grid_rows) if n_scenarios > 1 else None,
         pool=pool_report,
     )

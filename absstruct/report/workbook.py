@@ -39,7 +39,43 @@ COLLECTION_COLUMNS: tuple[str, ...] = (
     "actual_interest",
     "fee_income",
 )
-GRID_MEASURES: tuple[str, ...] = ("yield", "wal", "loss_pct")
+# Scenario-grid tables (columns of the tranche_metrics table): table name, title label.
+GRID_MEASURES: dict[str, tuple[str, str]] = {
+    "yield": ("grid_yield", "block.grid_yield"),
+    "wal": ("grid_wal", "block.grid_wal"),
+    "principal_loss_pct": ("grid_loss_pct", "block.grid_loss"),
+    "max_interest_shortfall": ("grid_shortfall", "block.grid_shortfall"),
+}
+# Above this many scenarios the yield chart is drawn against the scenario number (the
+# "No." column of the Scenarios tables): long scenario names would overlap the plot.
+CHART_NAMED_SCENARIOS = 12
+# ... and labels about this many ticks on its axis.
+CHART_AXIS_LABELS = 10
+# The Summary sheet's tranche table: what an investor reads, in this order (columns of
+# the report's tranche table; spreads only when priced against a benchmark or curve).
+SUMMARY_TRANCHE_COLUMNS: tuple[str, ...] = (
+    "tranche",
+    "size",
+    "pct_pool",
+    "coupon",
+    "credit_enhancement",
+    "quote",
+    "price",
+    "accrued",
+    "yield",
+    "flat_spread",
+    "i_spread",
+    "z_spread",
+    "wal",
+    "first_principal_date",
+    "last_principal_date",
+    "expected_final_date",
+    "modified_duration",
+    "convexity",
+    "principal_loss_pct",
+    "max_interest_shortfall",
+)
+_SPREADS = ("flat_spread", "i_spread", "z_spread")
 # Trigger metrics drawn against the pool's cumulative loss.
 LOSS_METRICS: tuple[str, ...] = ("cumulative_loss", "cumulative_net_loss")
 _MONEY_KEYS = {"balance", "current_balance", "original_balance", "original_pool_balance"}
@@ -156,6 +192,21 @@ def _trigger_status(data: ReportData, lang: str) -> dict[str, Any]:
     return status
 
 
+def summary_tranche_frame(tranches: pd.DataFrame) -> pd.DataFrame:
+    """The Summary sheet's tranche table: :data:`SUMMARY_TRANCHE_COLUMNS` that are present
+    (a spread only when some tranche has one), dates as dates; values unchanged."""
+    columns = [
+        c
+        for c in SUMMARY_TRANCHE_COLUMNS
+        if c in tranches.columns and not (c in _SPREADS and tranches[c].isna().all())
+    ]
+    frame = tranches[columns].copy()
+    for column in columns:
+        if COLUMN_KINDS.get(column) == "date":
+            frame[column] = pd.to_datetime(frame[column])
+    return frame
+
+
 def _summary_sheet(data: ReportData, lang: str) -> Sheet:
     deal = {k: v for k, v in data.deal.items() if k != "deal_name"}
     blocks: list[Any] = [
@@ -165,19 +216,25 @@ def _summary_sheet(data: ReportData, lang: str) -> Sheet:
     ]
     if data.pool is not None:
         blocks.append(_key_values("block.pool_summary", data.pool.summary, lang))
-    blocks.append(_table("tranche_summary", data.tranches, lang, title="block.tranches"))
+    if data.pricing:
+        blocks.append(_key_values("block.pricing", data.pricing, lang))
+    blocks.append(
+        _table(
+            "tranche_summary",
+            summary_tranche_frame(data.tranches),
+            lang,
+            title="block.tranches",
+        )
+    )
     status = _trigger_status(data, lang)
     if status:
         blocks.append(
             KeyValues(title=label("block.triggers", lang), pairs=list(status.items()), kinds={})
         )
-    blocks.append(
-        KeyValues(
-            title=label("block.residual", lang),
-            pairs=[(label("residual_irr", lang), data.residual_irr)],
-            kinds={label("residual_irr", lang): "rate"},
-        )
-    )
+    residual = {"residual_irr": data.residual_irr, "residual_multiple": data.residual_multiple}
+    if data.pricing.get("residual_irr_convention"):
+        residual["residual_irr_convention"] = data.pricing["residual_irr_convention"]
+    blocks.append(_key_values("block.residual", residual, lang))
     return Sheet(title=label("sheet.summary", lang), blocks=blocks)
 
 
@@ -270,6 +327,7 @@ def _cumulative_loss_frame(data: ReportData) -> pd.DataFrame:
 
 
 def _grid_tables(grid: pd.DataFrame, tranches: Sequence[str], lang: str) -> list[Table]:
+    """One wide table per measure: a row per scenario (numbered), a column per tranche."""
     tables = []
     scenarios = list(dict.fromkeys(grid["scenario"]))
     present = set(grid["tranche"])
@@ -277,12 +335,13 @@ def _grid_tables(grid: pd.DataFrame, tranches: Sequence[str], lang: str) -> list
         t for t in dict.fromkeys(grid["tranche"]) if t not in tranches
     ]
     headers = [tranche_label(str(t), lang) for t in order]
-    for measure in GRID_MEASURES:
+    for measure, (name, title) in GRID_MEASURES.items():
         if measure not in grid.columns:
             continue
         wide = _first_by_key(grid, measure, scenarios, order)
         frame = pd.DataFrame(
             {
+                label("scenario_number", lang): np.arange(1, len(scenarios) + 1),
                 label("scenario", lang): [str(s) for s in scenarios],
                 **{header_text: wide[:, j] for j, header_text in enumerate(headers)},
             }
@@ -290,14 +349,35 @@ def _grid_tables(grid: pd.DataFrame, tranches: Sequence[str], lang: str) -> list
         kind = COLUMN_KINDS.get(measure, "number")
         tables.append(
             Table(
-                name=f"grid_{measure}",
+                name=name,
                 frame=frame,
-                title=label(f"block.grid_{'loss' if measure == 'loss_pct' else measure}", lang),
-                kinds=dict.fromkeys(headers, kind),
-                color_scale=tuple(headers) if measure != "loss_pct" else (),
+                title=label(title, lang),
+                kinds={label("scenario_number", lang): "int", **dict.fromkeys(headers, kind)},
+                color_scale=tuple(headers) if measure in ("yield", "wal") else (),
             )
         )
     return tables
+
+
+def _grid_yield_chart(table: Table, lang: str) -> Chart:
+    """Yield by scenario: one series per tranche; numbered scenarios when there are many."""
+    n = len(table.frame)
+    many = n > CHART_NAMED_SCENARIOS
+    x = label("scenario_number" if many else "scenario", lang)
+    return Chart(
+        kind="line" if many else "column",
+        table=table.name,
+        x=x,
+        y=tuple(str(c) for c in table.frame.columns[2:]),
+        title=label("chart.grid_yield", lang),
+        x_title=(
+            f"{label('scenario', lang)} ({label('scenario_number', lang)})"
+            if many
+            else label("scenario", lang)
+        ),
+        y_kind="percent",
+        label_every=max(1, -(-n // CHART_AXIS_LABELS)) if many else 1,
+    )
 
 
 def _first_by_key(
@@ -369,19 +449,9 @@ def investor_sheets(data: ReportData, lang: str = "en") -> list[Sheet]:
         )
     )
     grid_tables = _grid_tables(data.grid, data.tranche_names, lang) if data.grid is not None else []
-    if any(t.name == "grid_yield" for t in grid_tables):
-        yield_table = next(t for t in grid_tables if t.name == "grid_yield")
-        charts.append(
-            Chart(
-                kind="line" if len(yield_table.frame) > 12 else "column",
-                table="grid_yield",
-                x=lab("scenario"),
-                y=tuple(str(c) for c in yield_table.frame.columns[1:]),
-                title=lab("chart.grid_yield"),
-                x_title=lab("scenario"),
-                y_kind="percent",
-            )
-        )
+    yield_tables = [t for t in grid_tables if t.name == "grid_yield"]
+    if yield_tables:
+        charts.append(_grid_yield_chart(yield_tables[0], lang))
     sheets.append(
         Sheet(
             title=lab("sheet.charts"),
@@ -449,6 +519,7 @@ def write_workbook(
     pool: Any = None,
     pricing: Any = None,
     grid: Any = None,
+    settlement: Any = None,
 ) -> None:
     """Write the investor workbook for a run to ``path`` (``.xlsx``), atomically.
 
@@ -464,14 +535,25 @@ def write_workbook(
         Which scenario's ledgers the sheets show (every scenario goes to the grid).
     pool : Pool or PoolReport, optional
         Adds the Pool sheet and the pool summary.
-    pricing : mapping, optional
-        Tranche -> clean price per 100 (or a pricing result, or ``{"price", "spread_bp"}``);
-        unpriced notes are shown at par.
+    pricing : DataFrame or Quotes, optional
+        The ``tranche_metrics`` table of this run, shown as given, or the quotes to
+        compute it with; default every tranche at par, settled at closing.
     grid : DataFrame, optional
-        A scenario grid (long: scenario, tranche, yield, wal, loss_pct) for the
-        Scenarios sheet and the scenario-yield chart.
+        A scenario grid (long: scenario, tranche and ``tranche_metrics`` measures) for
+        the Scenarios sheet and the scenario-yield chart; default, with more than one
+        scenario, the metrics of every scenario.
+    settlement : date, optional
+        The settlement date of the metrics (default: the deal's closing date).
     """
-    data = report_data(result, deal=deal, scenario=scenario, pool=pool, pricing=pricing, grid=grid)
+    data = report_data(
+        result,
+        deal=deal,
+        scenario=scenario,
+        pool=pool,
+        pricing=pricing,
+        grid=grid,
+        settlement=settlement,
+    )
     write_xlsx(investor_sheets(data, lang), path)
 
 

@@ -176,6 +176,8 @@ class Chart:
     split_by : str, optional
         For a long table sorted by this column: one series per distinct value of
         ``split_by`` (each a contiguous block of rows) for the single ``y`` column.
+    label_every : int
+        Label every n-th category only (long category axes stay readable).
     """
 
     kind: Literal["line", "stacked_column", "column"]
@@ -187,6 +189,7 @@ class Chart:
     y_title: str = ""
     y_kind: str = "money"
     split_by: str | None = None
+    label_every: int = 1
 
 
 Block = Table | KeyValues | Note
@@ -573,6 +576,9 @@ def _chart(chart: Chart, placed: _Placed, ws_of: Mapping[str, Any]) -> Any:
     obj.x_axis.delete = False
     obj.y_axis.delete = False
     obj.legend.position = "b"
+    if chart.label_every > 1:
+        obj.x_axis.tickLblSkip = chart.label_every
+        obj.x_axis.tickMarkSkip = chart.label_every
     x_col = labels.index(chart.x) + 1
     if chart.split_by:
         keys = frame[chart.split_by].tolist()
