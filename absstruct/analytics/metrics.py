@@ -261,11 +261,11 @@ class _QuoteBook:
             if kinds:
                 raise PricingError(f"quotes: expected Quotes per scenario, got {', '.join(kinds)}")
         names = list(tranches)
-        checked: list[Quotes] = []
+        checked: set[int] = set()
         for quote in rows:
-            if not any(quote is seen for seen in checked):  # a shared object is checked once
+            if id(quote) not in checked:  # a Quotes shared by many scenarios is checked once
                 quote.check(names)
-                checked.append(quote)
+                checked.add(id(quote))
         curve = rows[0].curve
         if any(q.curve != curve for q in rows[1:]):
             raise PricingError("quotes: per-scenario quotes must all use the same curve")
