@@ -84,6 +84,7 @@ def test_every_block_is_a_named_table(books) -> None:
         "grid_wal",
         "grid_loss_pct",
         "grid_shortfall",
+        "grid_residual_irr",
         "curves",
     }
 

@@ -113,7 +113,16 @@ def command(
     if output and output.lower().endswith(".xlsx"):
         from absstruct.report import write_result
 
-        write_result(found.result, output, lang=lang, deal=deal, pool=pool, grid=found.metrics)
+        write_result(
+            found.result,
+            output,
+            lang=lang,
+            deal=deal,
+            pool=pool,
+            pricing=found.metrics,  # the tranche table is the first scenario's rows
+            grid=found.metrics,
+            settlement=settlement,
+        )
         info(f"wrote {output}")
     elif output:
         from absstruct.report.frames import write_frame

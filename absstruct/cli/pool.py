@@ -100,6 +100,13 @@ def _print_text(pool: Pool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write Summary, Strats and Exclusions tables (.xlsx, .json).",
 )
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "zh"]),
+    default="en",
+    show_default=True,
+    help="Labels of the .xlsx workbook (numbers are identical).",
+)
 def pool_command(
     deal: Path,
     tape_path: Path | None,
@@ -107,6 +114,7 @@ def pool_command(
     cutoff: str | None,
     as_json: bool,
     output: Path | None,
+    lang: str,
 ) -> None:
     """Select the pool of DEAL (a deal TOML file): eligibility, limits, summary, strats."""
     cutoff_date = parse_date_option(cutoff, option="--cutoff")
@@ -137,9 +145,14 @@ def pool_command(
                 f"{output}: the pool report has several tables; use .xlsx or .json",
                 param_hint="-o",
             )
-        from absstruct.report.frames import write_frames
+        if output.suffix.lower() == ".xlsx":
+            from absstruct.report import write_pool_workbook
 
-        write_frames(pool.to_frames(), output)
+            write_pool_workbook(pool, output, lang=lang)  # the investor workbook's layout
+        else:
+            from absstruct.report.frames import write_frames
+
+            write_frames(pool.to_frames(), output)
         info(f"wrote {output}")
     if as_json:
         echo_json(pool.to_dict())

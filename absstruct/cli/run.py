@@ -9,7 +9,13 @@ import click
 import pandas as pd
 
 from absstruct.cli._common import echo_json, info
-from absstruct.cli._pricing import echo_metrics, pricing_options, pricing_table, records
+from absstruct.cli._pricing import (
+    echo_metrics,
+    pricing_options,
+    pricing_table,
+    records,
+    settlement_option,
+)
 
 _ASSUMPTION_OPTIONS = ("prepay", "default", "severity", "lag")
 
@@ -192,7 +198,16 @@ def command(
         else:
             from absstruct.report import write_result
 
-            write_result(result, output, lang=lang, deal=deal, pool=pool)
+            # The workbook / JSON show the same metrics table the terminal does.
+            write_result(
+                result,
+                output,
+                lang=lang,
+                deal=deal,
+                pool=pool,
+                pricing=priced,
+                settlement=settlement_option(pricing.get("settle")),
+            )
         info(f"wrote {output}")
     if as_json:
         echo_json(

@@ -52,6 +52,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "block.grid_wal": ("WAL by scenario", "各情景加权平均期限"),
     "block.grid_loss": ("Loss by scenario", "各情景损失率"),
     "block.grid_shortfall": ("Largest interest shortfall by scenario", "各情景最大利息差额"),
+    "block.grid_residual_irr": ("Residual IRR by scenario", "各情景次级档内部收益率"),
     "block.pricing": ("Pricing", "定价"),
     "block.curves": ("Curves as used, by period", "各期假设曲线"),
     # chart titles

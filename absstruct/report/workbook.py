@@ -45,6 +45,7 @@ GRID_MEASURES: dict[str, tuple[str, str]] = {
     "wal": ("grid_wal", "block.grid_wal"),
     "principal_loss_pct": ("grid_loss_pct", "block.grid_loss"),
     "max_interest_shortfall": ("grid_shortfall", "block.grid_shortfall"),
+    "residual_irr": ("grid_residual_irr", "block.grid_residual_irr"),
 }
 # Above this many scenarios the yield chart is drawn against the scenario number (the
 # "No." column of the Scenarios tables): long scenario names would overlap the plot.
@@ -327,7 +328,11 @@ def _cumulative_loss_frame(data: ReportData) -> pd.DataFrame:
 
 
 def _grid_tables(grid: pd.DataFrame, tranches: Sequence[str], lang: str) -> list[Table]:
-    """One wide table per measure: a row per scenario (numbered), a column per tranche."""
+    """One wide table per measure: a row per scenario (numbered), a column per tranche.
+
+    A tranche without any figure for a measure (a residual's yield, a note's residual
+    IRR) gets no column in that table; a measure no tranche has gets no table.
+    """
     tables = []
     scenarios = list(dict.fromkeys(grid["scenario"]))
     present = set(grid["tranche"])
@@ -339,21 +344,25 @@ def _grid_tables(grid: pd.DataFrame, tranches: Sequence[str], lang: str) -> list
         if measure not in grid.columns:
             continue
         wide = _first_by_key(grid, measure, scenarios, order)
+        shown = [j for j in range(len(headers)) if np.isfinite(wide[:, j]).any()]
+        if not shown:
+            continue
         frame = pd.DataFrame(
             {
                 label("scenario_number", lang): np.arange(1, len(scenarios) + 1),
                 label("scenario", lang): [str(s) for s in scenarios],
-                **{header_text: wide[:, j] for j, header_text in enumerate(headers)},
+                **{headers[j]: wide[:, j] for j in shown},
             }
         )
+        columns = tuple(headers[j] for j in shown)
         kind = COLUMN_KINDS.get(measure, "number")
         tables.append(
             Table(
                 name=name,
                 frame=frame,
                 title=label(title, lang),
-                kinds={label("scenario_number", lang): "int", **dict.fromkeys(headers, kind)},
-                color_scale=tuple(headers) if measure in ("yield", "wal") else (),
+                kinds={label("scenario_number", lang): "int", **dict.fromkeys(columns, kind)},
+                color_scale=columns if measure in ("yield", "wal", "residual_irr") else (),
             )
         )
     return tables
