@@ -50,3 +50,19 @@ def test_grid_workbook_has_the_scenario_tables(runner, tmp_path: Path) -> None:
     first = next(iter(tables.values()))
     first_row, last_row = (int("".join(filter(str.isdigit, c))) for c in first.ref.split(":"))
     assert last_row - first_row >= 4
+
+
+def test_a_template_file_is_relative_to_the_deal_file(runner, tmp_path: Path, monkeypatch) -> None:
+    import shutil
+
+    folder = tmp_path / "book"
+    (folder / "tapes").mkdir(parents=True)
+    shutil.copy(ROOT / "deals" / "tapes" / "cn_consumer.csv", folder / "tapes" / "cn_consumer.csv")
+    shutil.copy(ROOT / "templates" / "tapes" / "cn_consumer.toml", folder / "my_export.toml")
+    text = (ROOT / "deals" / "cn_consumer_revolving.toml").read_text(encoding="utf-8")
+    text = text.replace('template = "cn_consumer"', 'template = "my_export.toml"')
+    (folder / "deal.toml").write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # not the deal's folder
+    result = runner.invoke(main, ["run", str(folder / "deal.toml"), "--scenario", "base"])
+    assert result.exit_code == 0, result.output
+    assert "scenario base" in result.stdout

@@ -281,6 +281,9 @@ def validate_deal(
     pool = deal.pool
     if base_dir is not None and pool.tape is not None:
         pool = pool.model_copy(update={"tape": str((base_dir / pool.tape).resolve())})
+    if base_dir is not None and pool.template is not None and pool.template.endswith(".toml"):
+        # A template given as a file is, like the tape, relative to the deal file's folder.
+        pool = pool.model_copy(update={"template": str((base_dir / pool.template).resolve())})
     if criteria is not None:
         pool = pool.model_copy(update={"criteria": criteria})
     updates["pool"] = pool
