@@ -54,7 +54,8 @@ from absstruct.errors import MAX_LISTED, PricingError, Problem
 # Newton on the log of the present value converges from any start for non-negative flows;
 # these bound the work and set the stopping rule (in continuously compounded rate units).
 _MAX_ITERATIONS = 200
-_TOLERANCE = 1e-15
+# Newton steps below this (relative) are one polishing step from machine precision.
+_STEP_TOLERANCE = 1e-10
 
 DEFAULT_BUMP = 0.0025  # 25 bp: the yield/curve shift used for effective duration/convexity
 
@@ -331,25 +332,40 @@ def solve_yield_kernel(times: Any, amounts: Any, present_value: Any, frequency: 
         & np.all(np.isfinite(amounts), axis=-1)
         & np.isfinite(target)
     )
-    shape = np.broadcast_shapes(solvable.shape, target.shape)
+    # At least one row, so that the per-row bookkeeping below also serves a single schedule.
+    shape = np.broadcast_shapes(solvable.shape, target.shape) or (1,)
     log_amounts = np.where(positive, np.log(np.where(positive, amounts, 1.0)), -np.inf)
     log_target = np.log(np.where(solvable & (target > 0), target, 1.0))
     x = np.full(shape, 0.05)
+    log_amounts = np.broadcast_to(log_amounts, shape + amounts.shape[-1:])
+    times_b = np.broadcast_to(times_b, log_amounts.shape)
+    log_target = np.broadcast_to(log_target, shape)
+    # Newton converges quadratically, so a row is done one step after its step falls below
+    # _STEP_TOLERANCE: that last step polishes it to machine precision.  Each iteration works
+    # only on the rows still moving.
+    active = np.broadcast_to(solvable, shape).copy()
+    polished = np.zeros(shape, dtype=bool)
     for _ in range(_MAX_ITERATIONS):
-        exponent = log_amounts - x[..., None] * times_b
+        rows = np.nonzero(active)
+        if not rows[0].size:
+            break
+        exponent = log_amounts[rows] - x[rows][:, None] * times_b[rows]
         top = np.max(exponent, axis=-1, keepdims=True)
         top = np.where(np.isfinite(top), top, 0.0)
         weights = np.exp(exponent - top)
         total = weights.sum(axis=-1)
         total = np.where(total > 0, total, 1.0)
-        log_pv = top[..., 0] + np.log(total)
-        duration = np.sum(weights * times_b, axis=-1) / total
-        step = np.where(solvable, (log_pv - log_target) / np.where(duration > 0, duration, 1.0), 0)
-        x = x + step
-        if np.all(np.abs(step) <= _TOLERANCE * (1.0 + np.abs(x))):
-            break
+        log_pv = top[:, 0] + np.log(total)
+        duration = np.sum(weights * times_b[rows], axis=-1) / total
+        step = (log_pv - log_target[rows]) / np.where(duration > 0, duration, 1.0)
+        x[rows] = x[rows] + step
+        small = np.abs(step) <= _STEP_TOLERANCE * (1.0 + np.abs(x[rows]))
+        done = small & polished[rows]
+        polished[rows] = polished[rows] | small
+        active[tuple(r[done] for r in rows)] = False
     result = np.asarray(from_continuous(x, _name(frequency)), dtype=float)
-    return np.where(solvable, result, np.nan)
+    out_shape = np.broadcast_shapes(solvable.shape, target.shape)
+    return np.where(solvable, result, np.nan).reshape(out_shape)
 
 
 def risk_kernel(
