@@ -63,19 +63,22 @@ def parse_quoted_rate(text: str, *, what: str) -> float:
     return round(value, 12)
 
 
-def _parse_map(text: str, option: str, parse: Callable[[str], float]) -> dict[str, float]:
+def _parse_map(
+    text: str, option: str, parse: Callable[[str], float], *, example: str
+) -> dict[str, float]:
     items = [item.strip() for item in str(text).split(",")]
     problems: list[Problem] = []
     result: dict[str, float] = {}
     if not any(items):
-        raise PricingError(f"{option}: empty; give TRANCHE=VALUE items such as A=99.5")
+        # An option given with no quote would otherwise price nothing and exit 0.
+        raise PricingError(f"{option}: empty; give TRANCHE=VALUE items such as {example}")
     for number, item in enumerate(items, start=1):
         where = f"item {number}"
         name, sep, value = item.partition("=")
         name, value = name.strip(), value.strip()
         if not sep or not name or not value:
             problems.append(
-                Problem(where=where, value=item, message="is not TRANCHE=VALUE (like A=99.5)")
+                Problem(where=where, value=item, message=f"is not TRANCHE=VALUE (like {example})")
             )
             continue
         if name in result:
@@ -92,17 +95,19 @@ def _parse_map(text: str, option: str, parse: Callable[[str], float]) -> dict[st
 
 def parse_price_map(text: str, *, option: str = "--price") -> dict[str, float]:
     """``"A=99.5,B=98"`` -> ``{"A": 99.5, "B": 98.0}`` (clean price per 100; 32nds ok)."""
-    return _parse_map(text, option, parse_price)
+    return _parse_map(text, option, parse_price, example="A=99.5")
 
 
 def parse_yield_map(text: str, *, option: str = "--yield") -> dict[str, float]:
     """``"A=3.1%"`` -> ``{"A": 0.031}``; a unit (% or bp) is required."""
-    return _parse_map(text, option, lambda v: parse_quoted_rate(v, what="yield"))
+    return _parse_map(text, option, lambda v: parse_quoted_rate(v, what="yield"), example="A=3.1%")
 
 
 def parse_spread_map(text: str, *, option: str = "--spread") -> dict[str, float]:
     """``"A=120bp"`` -> ``{"A": 0.012}``; a unit (bp or %) is required."""
-    return _parse_map(text, option, lambda v: parse_quoted_rate(v, what="spread"))
+    return _parse_map(
+        text, option, lambda v: parse_quoted_rate(v, what="spread"), example="A=120bp"
+    )
 
 
 def check_tranches(quotes: dict[str, float], known: Iterable[str], *, option: str) -> None:

@@ -63,10 +63,11 @@ def quotes_from_options(
     from absstruct.quotes import parse_price_map, parse_spread_map, parse_yield_map
     from absstruct.ratecurve import read_curve
 
+    # ``is not None``: an option given as "" is a mistake to report, not an absent option.
     return Quotes(
-        prices=parse_price_map(price_text) if price_text else {},
-        yields=parse_yield_map(yield_text) if yield_text else {},
-        spreads=parse_spread_map(spread_text) if spread_text else {},
+        prices=parse_price_map(price_text) if price_text is not None else {},
+        yields=parse_yield_map(yield_text) if yield_text is not None else {},
+        spreads=parse_spread_map(spread_text) if spread_text is not None else {},
         curve=read_curve(curve) if curve is not None else None,
     )
 
@@ -151,7 +152,8 @@ def echo_metrics(table: pd.DataFrame) -> None:
 
 def pricing_table(result: Any, deal: Any, pricing: dict[str, Any]) -> pd.DataFrame | None:
     """The metrics table for ``run``'s pricing options, or None when none was given."""
-    if not any(pricing.get(key) for key in PRICING_KEYS):
+    # A given-but-empty option (--price "") still prices, so that its parser refuses it.
+    if all(pricing.get(key) is None for key in PRICING_KEYS):
         return None
     from absstruct.analytics.metrics import tranche_metrics
 
