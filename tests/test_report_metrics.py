@@ -24,6 +24,7 @@ from openpyxl import load_workbook
 
 from absstruct.analytics.metrics import METRIC_COLUMNS, Quotes, tranche_metrics
 from absstruct.cli import main
+from absstruct.deal import load_deal
 from absstruct.errors import AbsStructError
 from absstruct.report import write_result, write_workbook
 from absstruct.report.data import report_data
@@ -259,7 +260,8 @@ def test_run_json_document_equals_what_run_prints(runner, tmp_path: Path, settle
     b = next(t for t in document["tranches"] if t["tranche"] == "B")
     assert b["price"] == 99.0 and b["quote"] == "price 99"
     pricing = document["summary"]["pricing"]
-    assert pricing["settlement_date"] == (settle or "2026-07-22")  # default: the closing date
+    closing = load_deal(US_AUTO).dates.closing.isoformat()
+    assert pricing["settlement_date"] == (settle or closing)  # default: the closing date
     residual = next(r for r in printed if r["kind"] == "residual")
     assert document["summary"]["residual_irr"] == residual["residual_irr"]
 
@@ -302,9 +304,10 @@ def test_grid_workbook_holds_the_printed_metrics(runner, tmp_path: Path) -> None
     expected = rows[rows["tranche"] == "B"]["yield"].tolist()
     assert grid["B"].tolist() == expected
     assert grid["No."].tolist() == [1, 2, 3, 4]
-    assert "Certificates" not in grid.columns  # the residual has no yield
+    residual = next(t.name for t in load_deal(US_AUTO).tranches if t.kind == "residual")
+    assert residual not in grid.columns  # the residual has no yield
     irr = ws.tables["grid_residual_irr"].ref
-    assert [c.value for c in ws[irr][0]] == ["No.", "Scenario", "Certificates"]
+    assert [c.value for c in ws[irr][0]] == ["No.", "Scenario", residual]
 
 
 def test_bad_quote_through_the_cli_exits_1_and_writes_nothing(runner, tmp_path: Path) -> None:
