@@ -92,8 +92,9 @@ def test_workbook_sheets_and_inert_text(runner, tmp_path: Path) -> None:
     cells = [c.value for row in strats.iter_rows() for c in row]
     assert "=SUM(A1)" in cells  # the grade value stays text
     assert all(c.data_type != "f" for row in strats.iter_rows() for c in row)
-    header = [c.value for c in book["Exclusions"][1]]
-    assert header[:3] == ["stage", "rule", "excluded_count"]
+    # Row 1 is the block title of the labelled workbook; the table header follows.
+    header = [c.value for c in book["Exclusions"][2]]
+    assert header[:3] == ["Stage", "Rule", "Excluded loans"]
 
 
 def test_tape_option_and_template_override(runner, tmp_path: Path) -> None:
