@@ -10,6 +10,7 @@ import pandas as pd
 
 from absstruct.cli._common import echo_json, info, parse_date_option
 from absstruct.curves import Assumptions
+from absstruct.projection.flows import FLOW_COLUMNS
 
 SHOWN = (
     ("performing_balance", "balance"),
@@ -21,23 +22,6 @@ SHOWN = (
     ("principal_loss", "loss"),
     ("principal_collections", "prin_cash"),
     ("interest_collections", "int_cash"),
-)
-TOTALLED = (
-    "new_defaults",
-    "expected_amortization",
-    "voluntary_prepayments",
-    "amortization_from_defaults",
-    "actual_amortization",
-    "expected_interest",
-    "interest_lost",
-    "actual_interest",
-    "servicing_fee",
-    "fee_income",
-    "principal_recovery",
-    "principal_loss",
-    "amortized_default_balance_in_recovery",
-    "principal_collections",
-    "interest_collections",
 )
 
 
@@ -156,7 +140,7 @@ def command(
         table = loan_frame(tape, assumptions, periods=periods) if loan_level else frame
         write_frame(table, output, sheet="loans" if loan_level else "pool_flows")
         info(f"wrote {len(table)} rows to {output}")
-    totals = {name: round(float(frame[name].sum()), 2) for name in TOTALLED}
+    totals = {name: round(float(frame[name].sum()), 2) for name in FLOW_COLUMNS}
     if as_json:
         echo_json(
             {

@@ -45,6 +45,14 @@ POOL_COLUMNS: tuple[str, ...] = (
     "interest_collections",  # cash interest + fees to the deal (incl. advances when advancing)
     "capitalized_interest",  # interest added to balances (payment holidays), not cash
 )
+# End-of-period stocks: a multi-month period keeps the last month's value; every other
+# column is a flow that adds up.
+BALANCE_COLUMNS: tuple[str, ...] = ("performing_balance", "in_foreclosure")
+FLOW_COLUMNS: tuple[str, ...] = tuple(c for c in POOL_COLUMNS if c not in BALANCE_COLUMNS)
+# The deal's cash, derived from the SIFMA columns once the advancing rule is applied.
+CASH_COLUMNS: tuple[str, ...] = ("principal_collections", "interest_collections")
+# What the loan-level SIFMA recursion produces for each loan.
+LOAN_COLUMNS: tuple[str, ...] = tuple(c for c in POOL_COLUMNS if c not in CASH_COLUMNS)
 
 
 @dataclass(frozen=True, kw_only=True)

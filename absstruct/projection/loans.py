@@ -11,26 +11,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from absstruct.projection.flows import LOAN_COLUMNS
 from absstruct.projection.schedules import Schedule
-
-LOAN_COLUMNS = (
-    "performing_balance",
-    "new_defaults",
-    "in_foreclosure",
-    "expected_amortization",
-    "voluntary_prepayments",
-    "amortization_from_defaults",
-    "actual_amortization",
-    "expected_interest",
-    "interest_lost",
-    "actual_interest",
-    "servicing_fee",
-    "fee_income",
-    "principal_recovery",
-    "principal_loss",
-    "amortized_default_balance_in_recovery",
-    "capitalized_interest",
-)
 
 
 def recurse(

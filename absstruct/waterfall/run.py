@@ -58,7 +58,7 @@ import pandas as pd
 from absstruct.deal.calendar import MONTHS_PER_PERIOD
 from absstruct.errors import DealError, Problem
 from absstruct.projection.book import CohortBook
-from absstruct.projection.flows import POOL_COLUMNS, PoolFlows
+from absstruct.projection.flows import BALANCE_COLUMNS, POOL_COLUMNS, PoolFlows
 from absstruct.waterfall.engine import Engine
 from absstruct.waterfall.result import Ledger, Result
 from absstruct.waterfall.schedule import build_schedule, period_count
@@ -66,9 +66,6 @@ from absstruct.waterfall.schedule import build_schedule, period_count
 if TYPE_CHECKING:
     from absstruct.deal.model import Deal
     from absstruct.pool import Pool
-
-# End-of-period balances: a multi-month period keeps the last month's value; flows add up.
-_BALANCES = ("performing_balance", "in_foreclosure")
 
 
 def to_deal_periods(arrays: Mapping[str, np.ndarray], months: int) -> dict[str, np.ndarray]:
@@ -82,7 +79,7 @@ def to_deal_periods(arrays: Mapping[str, np.ndarray], months: int) -> dict[str, 
         n = math.ceil(M / months)
         padded = np.zeros((S, n * months))
         padded[:, :M] = values
-        if name in _BALANCES and M:
+        if name in BALANCE_COLUMNS and M:
             padded[:, M:] = values[:, -1:]
             out[name] = padded.reshape(S, n, months)[:, :, -1]
         else:
