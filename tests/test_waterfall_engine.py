@@ -76,26 +76,39 @@ SEQ_DEAL = dict(
 )
 
 
-def test_sequential_hand_checked():
+@pytest.mark.parametrize(
+    ("on_unpaid", "a_due", "b_due", "residual"),
+    [
+        # Carried flat: period 2 A due 10 x 1% + 0.1 = 0.2; B due 0.6 + 0.6 = 1.2;
+        #   interest 3.0 -> fee 1.0, A 0.2, B 1.2, residual 0.6 (+ principal 10).
+        (False, 0.2, 1.2, 10.6),
+        # Carried at the coupon (the default): A's 0.1 earns 1% -> 0.101, due 0.201; B's 0.6
+        #   earns 2% -> 0.612, due 1.212; residual 3.0 - 1.0 - 0.201 - 1.212 = 0.587 (+ 10).
+        (True, 0.201, 1.212, 10.587),
+    ],
+)
+def test_sequential_hand_checked(on_unpaid, a_due, b_due, residual):
     # Pool 100; A 60 at 12%, B 30 at 24%, 30/360 monthly (1/12 a period).
     # Period 1: fee = 12% x 100 / 12 + 0.5 = 1.5; A interest 60 x 1% = 0.6; B 30 x 2% = 0.6.
     #   Interest 2.0 -> fee 1.5, A 0.5 (short 0.1), B 0 (short 0.6); residual 0.
     #   Principal 50 -> A 50 (A 10 left), B 0.
-    # Period 2: fee = 12% x 50 / 12 + 0.5 = 1.0; A due 10 x 1% + 0.1 = 0.2; B due 0.6 + 0.6.
-    #   Interest 3.0 -> fee 1.0, A 0.2, B 1.2, residual 0.6.
+    # Period 2: fee = 12% x 50 / 12 + 0.5 = 1.0; A due 10 x 1% + the carried 0.1 (with or
+    #   without interest on it, see the table); B due 30 x 2% + the carried 0.6.
     #   Principal 50 -> A 10, B 30, residual 10.
-    deal = deal_of(**SEQ_DEAL)
+    tranches = [dict(t, interest_on_unpaid=on_unpaid) for t in SEQ_DEAL["tranches"][:2]]
+    deal = deal_of(**{**SEQ_DEAL, "tranches": [*tranches, SEQ_DEAL["tranches"][2]]})
     result = run(deal, flows_of([[50.0, 50.0]], [[2.0, 3.0]]))
     a, b, r = (result.tranches[n] for n in ("A", "B", "R"))
     assert result.fees["trustee"]["due"][0].tolist() == pytest.approx([1.5, 1.0])
     assert result.fees["trustee"]["paid"][0].tolist() == pytest.approx([1.5, 1.0])
-    assert a["interest_paid"][0].tolist() == pytest.approx([0.5, 0.2])
+    assert a["interest_due"][0].tolist() == pytest.approx([0.6, a_due])
+    assert a["interest_paid"][0].tolist() == pytest.approx([0.5, a_due])
     assert a["interest_shortfall"][0].tolist() == pytest.approx([0.1, 0.0])
-    assert b["interest_due"][0].tolist() == pytest.approx([0.6, 1.2])
-    assert b["interest_paid"][0].tolist() == pytest.approx([0.0, 1.2])
+    assert b["interest_due"][0].tolist() == pytest.approx([0.6, b_due])
+    assert b["interest_paid"][0].tolist() == pytest.approx([0.0, b_due])
     assert a["principal_paid"][0].tolist() == pytest.approx([50.0, 10.0])
     assert b["principal_paid"][0].tolist() == pytest.approx([0.0, 30.0])
-    assert r["residual_paid"][0].tolist() == pytest.approx([0.0, 10.6])
+    assert r["residual_paid"][0].tolist() == pytest.approx([0.0, residual])
     assert a["balance"][0].tolist() == pytest.approx([10.0, 0.0])
 
 
@@ -278,8 +291,9 @@ def test_acceleration_switches_waterfall():
     assert result.deal["accelerated"][0].tolist() == [0.0, 1.0, 1.0]
     a = result.tranches["A"]
     assert a["principal_paid"][0][0] == pytest.approx(20.0)  # pro-rata 2:1 before
-    # Period 2: 30 + 5 = 35 in one pot; A interest 40 x 1% = 0.4 plus 0.5 carried -> 34.1.
-    assert a["principal_paid"][0][1] == pytest.approx(34.1)
+    # Period 2: 30 + 5 = 35 in one pot; A interest 40 x 1% = 0.4 plus 0.5 carried, which
+    # earns 1% (0.005) -> 35 - 0.905 = 34.095.
+    assert a["principal_paid"][0][1] == pytest.approx(34.095)
     events = result.trigger_events(0)
     # The period-1 shortfall is tested on period 2's determination date.
     assert set(zip(events["trigger"], events["event"], events["period"], strict=True)) == {

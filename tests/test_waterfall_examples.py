@@ -171,17 +171,26 @@ def test_cn_consumer_period_one_by_hand() -> None:
     # Liquidity reserve: starts at 0.8% of the pool, topped up to 1% of the notes (85%).
     reserve = result.accounts["流动性储备"]
     assert reserve["deposit"][s][t] == pytest.approx(0.01 * 0.85 * pool - 0.008 * pool)
-    # Revolving: all principal collections buy new receivables; no note principal is paid.
-    assert d["purchases"][s][t] == pytest.approx(d["principal_collections"][s][t])
+    # PDL debited at default (违约贷款): period 1's defaults go to 次级's ledger and excess
+    # interest cures them in full (nothing recovered yet with a 3-month lag).
+    defaults = result.pool["new_defaults"][s][t]
+    assert 0 < defaults < 0.01 * pool
+    sub = result.tranches["次级"]
+    assert sub["pdl_cured"][s][t] == pytest.approx(defaults)
+    assert sub["pdl"][s][t] == pytest.approx(0.0, abs=1e-6)
+    # Revolving: principal collections and the cured PDL buy new receivables; no note
+    # principal is paid.
+    assert d["purchases"][s][t] == pytest.approx(d["principal_collections"][s][t] + defaults)
     assert d["principal_paid"][s][:12].sum() == 0.0
     assert d["revolving"][s][:12].tolist() == [1.0] * 12
-    # What interest leaves goes to 次级.
+    # What interest leaves after the cure goes to 次级.
     residual = (
         interest
         - result.deal["taxes_paid"][s][t]
         - result.deal["fees_paid"][s][t]
         - result.deal["interest_paid"][s][t]
         - reserve["deposit"][s][t]
+        - defaults
     )
     assert result.tranches["次级"]["residual_paid"][s][t] == pytest.approx(residual)
 

@@ -1,6 +1,7 @@
 """Property tests over random structures and scenarios: cash is conserved every period,
 balances never go negative, no tranche gets more principal than its balance, the PDL never
-exceeds cumulative losses, and an S-scenario run equals S one-scenario runs exactly."""
+exceeds cumulative losses (debited at liquidation) or the defaults not yet collected on
+(debited at default), and an S-scenario run equals S one-scenario runs exactly."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ def structures(draw: Any) -> dict[str, Any]:
             "size": f"{share * scale * 100:.6f}%",
             "coupon": draw(st.floats(0.0, 0.15)),
             "day_count": draw(st.sampled_from(["30/360", "ACT/360", "ACT/365F"])),
+            "interest_on_unpaid": draw(st.booleans()),
         }
         for name, share in zip(names, shares, strict=True)
     ]
@@ -132,7 +134,7 @@ def structures(draw: Any) -> dict[str, Any]:
             }
         ],
         "accounts": accounts,
-        "losses": {"allocation": losses},
+        "losses": {"allocation": losses, "debit": draw(st.sampled_from(["loss", "default"]))},
         "oc": {"pct": draw(st.floats(0.0, 0.2)), "floor": 0.01},
         "triggers": triggers,
         "support": [
@@ -148,30 +150,42 @@ def structures(draw: Any) -> dict[str, Any]:
             {"step": "pay_principal", "tranches": names},
         ]
     if draw(st.booleans()):
-        raw["call"] = {"pct": draw(st.floats(0.01, 0.3))}
+        raw["call"] = {
+            "pct": draw(st.floats(0.01, 0.3)),
+            "defaulted_price": draw(st.floats(0.0, 1.0)),
+            "minimum": draw(st.sampled_from(["none", "notes"])),
+        }
     return raw
 
 
 @st.composite
 def pool_flows(draw: Any) -> PoolFlows:
-    """S random scenarios of T periods: principal, losses and interest on a 100 pool."""
+    """S random scenarios of T periods on a 100 pool, SIFMA-consistent: defaults leave the
+    performing balance, wait ``lag`` periods in foreclosure, then split into a loss and a
+    recovery (paid with the principal collections)."""
     S = draw(st.integers(1, 4))
     T = draw(st.integers(2, 18))
+    lag = draw(st.integers(0, 3))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     weights = rng.random((S, T)) ** 2
     weights /= weights.sum(axis=1, keepdims=True)
-    loss_share = rng.random((S, 1)) * draw(st.floats(0.0, 0.6))
-    principal = 100.0 * weights * (1 - loss_share)
-    loss = 100.0 * weights * loss_share
-    perf = 100.0 - np.cumsum(principal + loss, axis=1)
+    default_share = rng.random((S, 1)) * draw(st.floats(0.0, 0.6))
+    scheduled = 100.0 * weights * (1 - default_share)
+    defaults = 100.0 * weights * default_share
+    liquidated = np.zeros((S, T))
+    liquidated[:, lag:] = defaults[:, : T - lag]
+    loss = liquidated * rng.uniform(0.2, 1.0, (S, 1))
+    perf = 100.0 - np.cumsum(scheduled + defaults, axis=1)
     perf[:, -1] = 0.0
     bop = np.concatenate([np.full((S, 1), 100.0), perf[:, :-1]], axis=1)
     arrays = {c: np.zeros((S, T)) for c in POOL_COLUMNS}
     arrays.update(
         performing_balance=np.maximum(perf, 0.0),
-        principal_collections=principal,
+        new_defaults=defaults,
+        in_foreclosure=np.cumsum(defaults - liquidated, axis=1),
+        principal_recovery=liquidated - loss,
         principal_loss=loss,
-        new_defaults=loss * 1.2,
+        principal_collections=scheduled + liquidated - loss,
         interest_collections=bop * rng.uniform(0.0, 0.02, (S, 1)),
     )
     return PoolFlows(
@@ -212,9 +226,13 @@ def test_conservation_and_invariants(raw: dict[str, Any], flows: PoolFlows, seed
         + d["residual"]
     )
     np.testing.assert_allclose(inflow, outflow, atol=1e-6, rtol=0)
-    cum_loss = np.cumsum(result.pool["principal_loss"], axis=1)
+    pool = result.pool
+    if deal.losses.debit == "default":
+        limit = np.cumsum(pool["new_defaults"] - pool["principal_recovery"], axis=1)
+    else:
+        limit = np.cumsum(pool["principal_loss"], axis=1)
     total_pdl = sum(t["pdl"] for t in result.tranches.values())
-    assert np.all(total_pdl <= cum_loss + 1e-9)
+    assert np.all(total_pdl <= limit + 1e-9)
     for name, ledger in result.tranches.items():
         balance = ledger["balance"]
         assert np.all(balance >= -1e-9), name
@@ -230,6 +248,14 @@ def test_conservation_and_invariants(raw: dict[str, Any], flows: PoolFlows, seed
         assert np.all(ledger["balance"][:, -1] == 0.0)  # nothing left in an account
     used = result.support["undertaking"]["used"]
     assert np.all(used <= 2.0 + 1e-12)
+    if deal.call is not None and deal.call.minimum == "notes":
+        # Redeemed in full at the call: no note written down or short of interest then.
+        called = d["called"] > 0
+        for tranche in deal.tranches:
+            if tranche.kind == "note":
+                ledger = result.tranches[tranche.name]
+                assert np.all(ledger["writedown"][called] == 0.0), tranche.name
+                assert np.all(ledger["interest_shortfall"][called] == 0.0), tranche.name
 
 
 @SETTINGS

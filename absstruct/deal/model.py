@@ -143,6 +143,9 @@ class Tranche(BaseModel):
     floating: Floating | None = None
     day_count: DayCount = "30/360"
     deferrable: bool = False  # unpaid interest carries; no event of default on its shortfall
+    # Unpaid interest carried forward earns the coupon (the usual "interest on interest
+    # carryover shortfall, to the extent lawful"); false: it carries flat.
+    interest_on_unpaid: bool = True
 
     def size_amount(self, pool_balance: float) -> float:
         """Original balance, given the initial pool balance."""
@@ -210,15 +213,25 @@ class Account(BaseModel):
 class Losses(BaseModel):
     """How losses reach the notes: a principal deficiency ledger, write-downs, or neither.
 
-    ``pdl``: each period's losses are debited to per-tranche ledgers bottom-up (never more
-    than a tranche's balance), cured by ``cure_pdl`` steps.  ``writedown``: after each
-    period's payments the notes are written down bottom-up to the pool balance.  In every
-    mode a balance still outstanding after the last period is written down.
+    ``allocation``: ``pdl``: each period's losses are debited to per-tranche ledgers
+    bottom-up (never more than a tranche's balance), cured by ``cure_pdl`` steps.
+    ``writedown``: after each period's payments the notes are written down bottom-up to the
+    pool balance.  In every mode a balance still outstanding after the last period is
+    written down.
+
+    ``debit``: when a defaulted loan stops counting.  ``loss`` (US RMBS, stated balance):
+    a defaulted loan stays in the pool balance until it is liquidated, and only the realized
+    loss is debited, then.  ``default`` (charge-off at default: US auto, most Chinese
+    consumer deals' 违约贷款): the pool balance is the performing balance, the defaulted
+    balance is debited when the loan defaults, and what is later collected on it
+    (recoveries, advanced amortization) credits the PDL senior first; collections on a
+    default the PDL no longer carries are revenue (they join the interest funds).
     """
 
     model_config = FROZEN
 
     allocation: Literal["pdl", "writedown", "none"] = "none"
+    debit: Literal["loss", "default"] = "loss"
 
 
 class Overcollateralization(BaseModel):
@@ -316,13 +329,22 @@ class Revolving(BaseModel):
 
 
 class CleanupCall(BaseModel):
-    """Clean-up call: the seller buys the pool back once it is below ``pct`` of the initial."""
+    """Clean-up call: the seller buys the pool back once it is below ``pct`` of the initial.
+
+    The call price is ``price`` per unit of performing balance plus ``defaulted_price`` per
+    unit of defaulted balance still awaiting recovery (those loans leave with the pool).
+    ``minimum = "notes"``: the call price is raised by whatever the notes (not the residual
+    class) still lack after the period's waterfalls -- unpaid interest and principal -- so
+    they are redeemed in full.
+    """
 
     model_config = FROZEN
 
     pct: Annotated[Rate, Field(gt=0.0, lt=1.0)]
     exercise: bool = True
     price: float = Field(default=1.0, gt=0.0, le=2.0)
+    defaulted_price: float = Field(default=0.0, ge=0.0, le=2.0)
+    minimum: Literal["none", "notes"] = "none"
 
 
 class Support(BaseModel):

@@ -7,10 +7,14 @@ run of that scenario exactly.
 
 Each period ``t``:
 
-1. collections (interest, principal, call proceeds) of scenarios not yet called;
+1. collections (interest, principal, call proceeds) of scenarios not yet called; the pool
+   balance is the performing balance plus, unless charged off at default, the defaulted
+   balance awaiting liquidation;
 2. triggers tested on the determination date (losses and pool balance of the collection
    period, note balances before payment); non-curable breaches stay breached;
-3. losses debited to the PDL bottom-up; a guarantee pays defaulted principal;
+3. losses debited to the PDL bottom-up -- realized losses at liquidation, or (``losses.debit
+   = "default"``) the defaulted balance at default, credited senior first by what is later
+   collected on it; a guarantee pays defaulted principal;
 4. accounts release their excess over target (unless a trap is breached);
 5. the interest waterfall, then the principal waterfall -- or, once accelerated, the
    acceleration waterfall on both pots; what a waterfall leaves is residual (a
@@ -51,6 +55,7 @@ TRANCHE_FIELDS = (
     "pdl",
     "pdl_cured",
     "residual_paid",
+    "pdl_credited",
 )
 ACCOUNT_FIELDS = ("balance", "target", "deposit", "draw")
 FEE_FIELDS = ("due", "paid", "unpaid")
@@ -148,6 +153,8 @@ class Engine:
         self.cum_loss = zeros.copy()
         self.cum_default = zeros.copy()
         self.cum_purchase = zeros.copy()
+        self.cum_charged = zeros.copy()  # defaults less what was collected on them
+        self.at_default = deal.losses.debit == "default"
         T, S = self.T, self.S
         self.tranche_book = {n: _Book(T, S, TRANCHE_FIELDS) for n in self.ranked}
         self.account_book = {a.name: _Book(T, S, ACCOUNT_FIELDS) for a in deal.accounts}
@@ -170,30 +177,49 @@ class Engine:
             return np.zeros(self.S)
         return column[:, t] * self.alive
 
+    def _pool_balance(self, t: int) -> np.ndarray:
+        """Pool balance after period ``t``'s collections (index -1: the cut-off).
+
+        Charged off at default, it is the performing balance; otherwise a defaulted loan
+        counts at its balance until it is liquidated (stated balance).
+        """
+        if t < 0:
+            return np.full(self.S, self.initial) * self.alive
+        balance = self.pool["performing_balance"][:, t]
+        if not self.at_default:
+            balance = balance + self.pool["in_foreclosure"][:, t]
+        return balance * self.alive
+
     def _period(self, t: int) -> None:
         deal, S = self.deal, self.S
         self.t = t
         self.alive = ~self.called
         self.alive_rows[t] = self.alive
         alive = self.alive
-        pool_bop = (
-            np.full(S, self.initial) * alive
-            if t == 0
-            else self.pool["performing_balance"][:, t - 1] * alive
-        )
+        pool_bop = self._pool_balance(t - 1)
         perf = self._col("performing_balance", t)
+        defaulted = self._col("in_foreclosure", t)
+        pool_eop = self._pool_balance(t)
         loss = self._col("principal_loss", t)
         self.cum_loss = self.cum_loss + loss
-        self.cum_default = self.cum_default + self._col("new_defaults", t)
+        new_defaults = self._col("new_defaults", t)
+        self.cum_default = self.cum_default + new_defaults
+        # Cash collected on loans already defaulted: what credits a PDL debited at default.
+        recovered = self._col("principal_recovery", t) + self._col("amortization_from_defaults", t)
+        self.cum_charged = self.cum_charged + new_defaults - recovered
         interest_in = self._col("interest_collections", t)
         principal_in = self._col("principal_collections", t)
         last = t == self.T - 1
         called_now = np.zeros(S, dtype=bool)
+        proceeds = np.zeros(S)
         if deal.call is not None:
-            called_now = self.call & alive & (perf > 0) & (perf <= deal.call.pct * self.initial)
-        proceeds = np.where(called_now, perf * (deal.call.price if deal.call else 1.0), 0.0)
+            called_now = (
+                self.call & alive & (pool_eop > 0) & (pool_eop <= deal.call.pct * self.initial)
+            )
+            price = deal.call.price * perf + deal.call.defaulted_price * defaulted
+            proceeds = np.where(called_now, price, 0.0)
         self.final = called_now | last
-        self.perf = perf
+        self.perf = pool_eop
         notes_bop = self._sum(self.bal[n] for n in self.notes)
         self.notes_bop = notes_bop
 
@@ -203,6 +229,7 @@ class Engine:
         self.paid_prin = {n: np.zeros(S) for n in self.ranked}
         self.residual_to = {n: np.zeros(S) for n in self.ranked}
         self.pdl_cured = {n: np.zeros(S) for n in self.ranked}
+        self.pdl_credited = {n: np.zeros(S) for n in self.ranked}
         self.acct_in = {a: np.zeros(S) for a in self.acct}
         self.acct_out = {a: np.zeros(S) for a in self.acct}
         self.sup_draw = {x: np.zeros(S) for x in self.sup_used}
@@ -210,11 +237,11 @@ class Engine:
         self.tax_paid = {x: np.zeros(S) for x in self.tax_unpaid}
         self.bal_bop = {n: self.bal[n].copy() for n in self.ranked}
 
-        self.targets = {a.name: self._account_target(a, perf, notes_bop) for a in deal.accounts}
+        self.targets = {a.name: self._account_target(a, pool_eop, notes_bop) for a in deal.accounts}
         self.pool_bop = pool_bop
         self.loss = loss
-        self._triggers(t, perf, notes_bop)
-        self._losses(loss)
+        self._triggers(t, pool_eop, notes_bop)
+        revenue = self._losses(loss, new_defaults, recovered)
 
         # Amounts due this period.
         self.fee_due = {}
@@ -222,20 +249,24 @@ class Engine:
             accrued = fee.rate * pool_bop * self.schedule.fee_accrual[fee.name][t]
             self.fee_due[fee.name] = self.fee_unpaid[fee.name] + (accrued + fee.fixed) * alive
         self.tax_due = {x.name: self.tax_unpaid[x.name] + x.rate * interest_in for x in deal.taxes}
-        self.int_due = {
-            n: self.int_unpaid[n]
-            + self.bal[n] * self.schedule.coupons[n][t] * self.schedule.tranche_accrual[n][t]
-            for n in self.ranked
-        }
+        self.int_due = {}
+        for tranche in deal.ranked_tranches:
+            n = tranche.name
+            accrual = self.schedule.coupons[n][t] * self.schedule.tranche_accrual[n][t]
+            carried = self.int_unpaid[n] * (1.0 + accrual if tranche.interest_on_unpaid else 1.0)
+            self.int_due[n] = carried + self.bal[n] * accrual
         self.fee_due0 = {k: v.copy() for k, v in self.fee_due.items()}
         self.tax_due0 = {k: v.copy() for k, v in self.tax_due.items()}
         self.int_due0 = {k: v.copy() for k, v in self.int_due.items()}
-        self.oc_target = self._oc_target(t, perf)
-        pda = np.maximum(notes_bop - np.maximum(perf - self.oc_target, 0.0), 0.0)
+        self.oc_target = self._oc_target(t, pool_eop)
+        pda = np.maximum(notes_bop - np.maximum(pool_eop - self.oc_target, 0.0), 0.0)
         self.pda = np.where(self.final, notes_bop, pda)
         self.pda_left = self.pda.copy()
 
         pots = {"interest_funds": interest_in.copy(), "principal_funds": principal_in + proceeds}
+        # Collections on defaults the PDL no longer carries are revenue.
+        pots["principal_funds"] = pots["principal_funds"] - revenue
+        pots["interest_funds"] = pots["interest_funds"] + revenue
         self._guarantee(loss, pots)
         self._release(pots)
 
@@ -263,9 +294,11 @@ class Engine:
         self._waterfall(deal.waterfall.principal, active_pots, "principal_funds", normal, False)
         self._sweep_residual(active_pots["principal_funds"])
 
+        if deal.call is not None and deal.call.minimum == "notes":
+            proceeds = proceeds + self._redeem_at_call(called_now)
         purchased = self._revolve(t)
-        self._writedowns(perf + purchased)
-        self._record(t, interest_in, principal_in, proceeds, perf + purchased, called_now)
+        self._writedowns(pool_eop + purchased)
+        self._record(t, interest_in, principal_in, proceeds, pool_eop + purchased, called_now)
         self._check(t)
         self.called = self.called | called_now
 
@@ -347,15 +380,52 @@ class Engine:
         self.sequential = seq
         self.trap = trap
 
-    def _losses(self, loss: np.ndarray) -> None:
-        if self.deal.losses.allocation != "pdl":
-            return
-        remaining = loss.copy()
+    def _losses(
+        self, loss: np.ndarray, new_defaults: np.ndarray, recovered: np.ndarray
+    ) -> np.ndarray:
+        """Debit the PDL; returns the collections on defaults that become revenue.
+
+        Debited at liquidation: the realized losses, bottom-up.  Debited at default: the
+        defaulted balance bottom-up, then what was collected on defaulted loans credits the
+        ledgers senior first; the part of it no ledger carries is revenue.
+        """
+        pdl = self.deal.losses.allocation == "pdl"
+        if not self.at_default:
+            if pdl:
+                self._debit(loss)
+            return np.zeros(self.S)
+        if not pdl:
+            return recovered
+        self._debit(new_defaults)
+        remaining = recovered.copy()
+        for name in self.ranked:
+            credit = np.minimum(remaining, self.pdl[name])
+            self.pdl[name] = self.pdl[name] - credit
+            self.pdl_credited[name] = self.pdl_credited[name] + credit
+            remaining = remaining - credit
+        return remaining
+
+    def _debit(self, amount: np.ndarray) -> None:
+        remaining = amount.copy()
         for name in reversed(self.ranked):
             room = np.maximum(self.bal[name] - self.pdl[name], 0.0)
             debit = np.minimum(remaining, room)
             self.pdl[name] = self.pdl[name] + debit
             remaining = remaining - debit
+
+    def _redeem_at_call(self, called: np.ndarray) -> np.ndarray:
+        """``call.minimum = "notes"``: the seller adds to the call price what the notes still
+        lack after the waterfalls (unpaid interest, then principal); returns the addition."""
+        extra = np.zeros(self.S)
+        for name in self.notes:
+            interest = np.where(called, self.int_due[name], 0.0)
+            self.int_due[name] = self.int_due[name] - interest
+            self.paid_int[name] = self.paid_int[name] + interest
+            principal = np.where(called, self.bal[name], 0.0)
+            self.bal[name] = self.bal[name] - principal
+            self.paid_prin[name] = self.paid_prin[name] + principal
+            extra = extra + interest + principal
+        return extra
 
     def _guarantee(self, loss: np.ndarray, pots: dict[str, np.ndarray]) -> None:
         uncovered = loss.copy()
@@ -665,6 +735,7 @@ class Engine:
             rows["writedown"][t] = self.writedown[name]
             rows["pdl"][t] = self.pdl[name]
             rows["pdl_cured"][t] = self.pdl_cured[name]
+            rows["pdl_credited"][t] = self.pdl_credited[name]
             rows["residual_paid"][t] = self.residual_to[name]
         for trig in self.deal.triggers:
             if trig.kind == "interest_shortfall":
@@ -740,12 +811,15 @@ class Engine:
                     f"{self.bal_bop[name][s]:.2f}"
                 )
         total_pdl = self._sum([np.zeros(self.S), *self.pdl.values()])
-        over = np.flatnonzero(total_pdl > self.cum_loss - floor)
+        # Debited at default, the PDL carries at most the defaults not yet collected on.
+        limit = self.cum_charged if self.at_default else self.cum_loss
+        what = "defaults less their collections" if self.at_default else "cumulative losses"
+        over = np.flatnonzero(total_pdl > limit - floor)
         if over.size:
             s = int(over[0])
             raise WaterfallError(
                 f"period {t + 1}, scenario {self.names[s]!r}: PDL {total_pdl[s]:.2f} exceeds "
-                f"cumulative losses {self.cum_loss[s]:.2f}"
+                f"{what} {limit[s]:.2f}"
             )
 
 
