@@ -40,3 +40,13 @@ def _default(value: Any) -> Any:
 def info(message: str) -> None:
     """A diagnostic line on stderr."""
     click.echo(message, err=True)
+
+
+# Every command that writes a workbook takes the same language switch.
+lang_option = click.option(
+    "--lang",
+    type=click.Choice(["en", "zh"]),
+    default="en",
+    show_default=True,
+    help="Labels of the .xlsx workbook: English or Chinese (numbers are identical).",
+)

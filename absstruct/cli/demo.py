@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from absstruct.cli._common import lang_option
 from absstruct.resources import deals_dir
 
 EXAMPLES = ("cn_consumer_revolving", "us_auto", "mortgage")
@@ -28,9 +29,7 @@ EXAMPLES = ("cn_consumer_revolving", "us_auto", "mortgage")
     type=click.Path(),
     help="Also write the run (.xlsx investor workbook, .json, .csv, .parquet or a folder/).",
 )
-@click.option(
-    "--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True, help="Labels."
-)
+@lang_option
 @click.pass_context
 def command(ctx: click.Context, example: str, output: str | None, lang: str) -> None:
     """Run a bundled example deal: its synthetic tape, pool, projection and waterfall.

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from absstruct.cli._common import echo_json, info
+from absstruct.cli._common import echo_json, info, lang_option
 from absstruct.cli._pricing import (
     echo_metrics,
     pricing_options,
@@ -50,13 +50,7 @@ from absstruct.cli._pricing import (
     help="Write the results: .xlsx the investor workbook with the grid on its Scenarios sheet "
     "(first scenario in detail); .csv, .parquet or .json the long metrics table.",
 )
-@click.option(
-    "--lang",
-    type=click.Choice(["en", "zh"]),
-    default="en",
-    show_default=True,
-    help="Labels of the workbook (numbers are identical).",
-)
+@lang_option
 def command(
     deal_file: str,
     tape: str | None,

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from absstruct.cli._common import echo_json, info, parse_date_option
+from absstruct.cli._common import echo_json, info, lang_option, parse_date_option
 from absstruct.errors import DealError
 from absstruct.pool.criteria import load_pool_criteria
 from absstruct.pool.selection import Pool, select_pool
@@ -100,13 +100,7 @@ def _print_text(pool: Pool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write Summary, Strats and Exclusions tables (.xlsx, .json).",
 )
-@click.option(
-    "--lang",
-    type=click.Choice(["en", "zh"]),
-    default="en",
-    show_default=True,
-    help="Labels of the .xlsx workbook (numbers are identical).",
-)
+@lang_option
 def pool_command(
     deal: Path,
     tape_path: Path | None,

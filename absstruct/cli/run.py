@@ -8,7 +8,7 @@ from typing import Any
 import click
 import pandas as pd
 
-from absstruct.cli._common import echo_json, info
+from absstruct.cli._common import echo_json, info, lang_option
 from absstruct.cli._pricing import (
     echo_metrics,
     pricing_options,
@@ -143,13 +143,7 @@ def _ledger_frame(result: Any) -> pd.DataFrame:
     "in detail, all in the grid), .csv/.parquet every scenario's ledgers by period, or a "
     "folder (ending in /) with one file per ledger.",
 )
-@click.option(
-    "--lang",
-    type=click.Choice(["en", "zh"]),
-    default="en",
-    show_default=True,
-    help="Labels of the workbook (numbers are identical).",
-)
+@lang_option
 @pricing_options  # analytics: --price/--yield/--spread/--curve/--settle -> metrics table
 def command(
     deal_file: str,
