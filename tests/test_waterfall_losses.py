@@ -239,3 +239,37 @@ def test_us_auto_notes_track_pool_less_target_oc() -> None:
         pct_binds[:reached] = False
         assert pct_binds.sum() > 15
         assert np.all(np.abs(gap[pct_binds]) < 0.01)
+
+
+def _revolving_deal(concentration: dict[str, Any]):
+    return deal_of(
+        pool={"concentration": concentration},
+        tranches=TRANCHES,
+        revolving={
+            "periods": 1,
+            "rep_lines": [
+                {"weight": 0.6, "rate": 0.15, "term": 6, "amortization": "level_pay",
+                 "grade": "A", "region": "Shanghai"},
+                {"weight": 0.4, "rate": 0.18, "term": 6, "amortization": "level_pay",
+                 "grade": "B", "region": "Beijing"},
+            ],
+        },
+        waterfall={"interest": [{"step": "pay_residual"}],
+                   "principal": [{"step": "purchase"}, *PDL_WATERFALL["principal"]]},
+    )  # fmt: skip
+
+
+def test_rep_line_mix_within_concentration_limits() -> None:
+    # Grade A is 60% of each purchase: a 50% limit per grade is broken, a 60% one is not;
+    # regions are 60/40 too.  Checked before anything runs.
+    flows = flows_of([[{"performing_balance": 50, "principal_collections": 50}] * 3])
+    bad = _revolving_deal({"max_by": {"grade": 0.5}, "max_region": 0.55})
+    with pytest.raises(DealError) as caught:
+        run(bad, flows)
+    message = str(caught.value)
+    assert "revolving.rep_lines.grade: 'A' takes 60.00% of each purchase" in message
+    assert "above the pool limit max_by.grade of 50.00%" in message
+    assert "revolving.rep_lines.region: 'Shanghai' takes 60.00%" in message
+    assert "'B'" not in message
+    good = _revolving_deal({"max_by": {"grade": 0.6}, "max_obligor": 0.01})
+    assert run(good, flows).deal["purchases"][0][0] == pytest.approx(50.0)

@@ -232,9 +232,15 @@ def unit_collateral(deal: Deal, scenarios: Any, names: tuple[str, ...]) -> PoolF
 
 
 def check_rep_lines(deal: Deal) -> None:
-    """Each revolving rep line must pass the pool's eligibility rules on the columns it has."""
+    """Each revolving rep line must pass the pool's eligibility rules on the columns it has,
+    and the mix of every purchase must keep within the pool's per-group concentration limits.
+
+    A share limit that holds for the pool at the cut-off and for every purchase holds for
+    any mix of them, so checking the rep-line mix once covers the revolving period.  Limits
+    per obligor are not checked: a rep line stands for many obligors.
+    """
     criteria = deal.pool.criteria
-    if deal.revolving is None or criteria is None or not criteria.eligibility:
+    if deal.revolving is None or criteria is None:
         return
     from absstruct.pool.rules import rule_passes
 
@@ -252,6 +258,23 @@ def check_rep_lines(deal: Deal) -> None:
             )
             for i in np.flatnonzero(~passes)
         ]
+    limits = criteria.concentration.group_limits() if criteria.concentration else ()
+    for name, column, share in limits:
+        if column not in ("region", "grade", "product"):
+            continue
+        labelled = lines[lines[column] != ""]
+        mix = labelled.groupby(column)["current_balance"].sum()
+        for value, weight in mix.items():
+            if weight > share + 1e-12:
+                problems.append(
+                    Problem(
+                        where=f"revolving.rep_lines.{column}",
+                        value=value,
+                        rule="concentration",
+                        message=f"takes {weight:.2%} of each purchase, above the pool "
+                        f"limit {name} of {share:.2%}",
+                    )
+                )
     if problems:
         raise DealError.from_problems(problems, source=deal.name)
 
