@@ -273,3 +273,66 @@ def test_rep_line_mix_within_concentration_limits() -> None:
     assert "'B'" not in message
     good = _revolving_deal({"max_by": {"grade": 0.6}, "max_obligor": 0.01})
     assert run(good, flows).deal["purchases"][0][0] == pytest.approx(50.0)
+
+
+@pytest.mark.parametrize(
+    ("curable", "breached", "a_paid", "b_paid"),
+    [
+        # P3: OC 95 / 90 = 1.056 >= 1.02 again: cured, pro-rata 55:35 of 18 -> 11 and 7.
+        (True, [0.0, 1.0, 0.0], 11.0, 7.0),
+        # Not curable: still sequential, all 18 to A.
+        (False, [0.0, 1.0, 1.0], 18.0, 0.0),
+    ],
+)
+def test_oc_trigger_curable_or_not(curable, breached, a_paid, b_paid) -> None:
+    # Pool 100, A 60 / B 35 pro-rata, OC test pool / notes (both after the previous payment
+    # date) below 1.02 -> sequential.
+    # P1: OC 100 / 95 = 1.053, passes; 5 defaults (pool 95), nothing collected.
+    # P2: OC 95 / 95 = 1.0 < 1.02: breached; interest 5 joins principal, paid sequentially
+    #     -> A 55, B 35.
+    # P3: principal 18 collected (pool 77); see the table.
+    deal = deal_of(
+        tranches=[{"name": "A", "size": 60.0, "coupon": 0.0},
+                  {"name": "B", "size": 35.0, "coupon": 0.0}, {"name": "R", "kind": "residual"}],
+        triggers=[{"name": "oc", "kind": "oc_ratio", "threshold": 1.02, "curable": curable,
+                   "effects": ["sequential"]}],
+        waterfall={
+            "interest": [{"step": "transfer", "from": "interest_funds", "to": "principal_funds"}],
+            "principal": [{"step": "pay_principal", "tranches": ["A", "B"], "mode": "pro_rata"}],
+        },
+    )  # fmt: skip
+    flows = flows_of(
+        [
+            [
+                {"performing_balance": 95, "new_defaults": 5, "principal_loss": 5},
+                {"performing_balance": 95, "interest_collections": 5},
+                {"performing_balance": 77, "principal_collections": 18},
+                {"performing_balance": 0, "principal_collections": 77},
+            ]
+        ]
+    )
+    result = run(deal, flows)
+    assert result.triggers["oc"]["value"][0][:3].tolist() == pytest.approx([100 / 95, 1.0, 95 / 90])
+    assert result.triggers["oc"]["breached"][0][:3].tolist() == breached
+    a, b = result.tranches["A"], result.tranches["B"]
+    assert a["principal_paid"][0][:2].tolist() == pytest.approx([0.0, 5.0])
+    assert b["principal_paid"][0][:2].tolist() == pytest.approx([0.0, 0.0])
+    assert a["principal_paid"][0][2] == pytest.approx(a_paid)
+    assert b["principal_paid"][0][2] == pytest.approx(b_paid)
+
+
+def test_mortgage_oc_trigger_alone_switches_to_sequential() -> None:
+    # The mortgage deal with its OC test only, stress case: pro-rata until the OC ratio
+    # (pool / notes after the previous payment date) falls below 101%, then M gets nothing
+    # while A is outstanding.
+    deal, tape, _ = example("mortgage")
+    oc = next(t for t in deal.triggers if t.name == "oc_test")
+    result = run(deal.model_copy(update={"triggers": (oc,)}), tape, "stress")
+    ledger = result.triggers["oc_test"]
+    first = int(np.flatnonzero(ledger["breached"][0] > 0)[0])
+    assert ledger["value"][0][first] < 1.01 <= ledger["value"][0][first - 1]
+    m_paid = result.tranches["M"]["principal_paid"][0]
+    a_left = result.tranches["A"]["balance"][0] > 0
+    assert np.all(m_paid[:first] > 0)
+    breached = ledger["breached"][0] > 0
+    assert np.all(m_paid[breached & a_left] == 0.0)
