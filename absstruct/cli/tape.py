@@ -43,8 +43,30 @@ def _read(
 ):
     from absstruct.tape import read_tape
 
+    _check_format_options(tape_path, encoding=encoding, sheet=sheet)
     at = parse_date_option(cutoff, option="--cutoff")
     return read_tape(tape_path, template=template, cutoff=at, encoding=encoding, sheet=sheet)
+
+
+def _check_format_options(tape_path: Path, *, encoding: str | None, sheet: str | None) -> None:
+    """Refuse an option the tape's format has no use for, rather than silently ignore it."""
+    from absstruct.tape.readers import PARQUET_SUFFIXES, XLSX_SUFFIXES
+
+    suffix = tape_path.suffix.lower()
+    spreadsheet = suffix in XLSX_SUFFIXES
+    kind = "a spreadsheet" if spreadsheet else "Parquet" if suffix in PARQUET_SUFFIXES else "CSV"
+    if sheet is not None and not spreadsheet:
+        raise click.BadParameter(
+            f"{tape_path.name} is read as {kind} (by its extension), which has no sheets; "
+            f"--sheet applies to {', '.join(XLSX_SUFFIXES)} files only",
+            param_hint="--sheet",
+        )
+    if encoding is not None and kind != "CSV":
+        raise click.BadParameter(
+            f"{tape_path.name} is read as {kind} (by its extension), which stores its own "
+            "text encoding; --encoding applies to CSV files only",
+            param_hint="--encoding",
+        )
 
 
 @tape.command("check")
