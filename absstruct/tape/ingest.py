@@ -28,7 +28,7 @@ import pandas as pd
 from absstruct.errors import MAX_LISTED, TapeError
 from absstruct.tape.mapping import Mapped, map_columns, template_headers
 from absstruct.tape.parse import is_blank
-from absstruct.tape.readers import RawTable, normalise_header, read_raw
+from absstruct.tape.readers import RawTable, describe_error_cell, normalise_header, read_raw
 from absstruct.tape.report import ProblemLog, TapeReport
 from absstruct.tape.schema import CANONICAL_ORDER, COLUMNS
 from absstruct.tape.template import Template, load_template
@@ -88,6 +88,7 @@ def read_tape(
     log = ProblemLog(rows=raw.rows)
     for problem in raw.problems:
         log.add(problem)
+    _report_error_cells(raw, log)
     mapped = map_columns(raw, spec, cutoff=at, log=log)
     validate(mapped, log=log)
     frame = _canonical_frame(mapped, raw)
@@ -126,6 +127,20 @@ def tape_error(report: TapeReport) -> TapeError:
     if report.error_count > MAX_LISTED:
         lines.append(f"  ... and {report.error_count - MAX_LISTED} more")
     return TapeError("\n".join(lines), problems=errors)
+
+
+def _report_error_cells(raw: RawTable, log: ProblemLog) -> None:
+    """One problem per error cell (the count exact, the first few listed per column)."""
+    for column, hits in raw.error_cells.items():
+        for rule in sorted({describe_error_cell(cell, raw.sheet)[0] for _, cell in hits}):
+            mask = np.zeros(len(raw.frame), dtype=bool)
+            values = np.empty(len(raw.frame), dtype=object)
+            messages = np.empty(len(raw.frame), dtype=object)
+            for at, cell in hits:
+                cell_rule, message = describe_error_cell(cell, raw.sheet)
+                if cell_rule == rule:
+                    mask[at], values[at], messages[at] = True, cell.text, message
+            log.mask(mask, column=column, rule=rule, values=values, messages=messages)
 
 
 class _TextHeaders:

@@ -25,6 +25,7 @@ import io
 import os
 import re
 from collections.abc import Collection, Container, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +33,12 @@ import numpy as np
 import pandas as pd
 
 from absstruct.errors import Problem, TapeError
+from absstruct.tape.excel_errors import (
+    SCANNED_SUFFIXES,
+    ErrorCell,
+    find_error_cells,
+    last_row,
+)
 
 SAMPLE_BYTES = 1 << 16
 XLSX_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
@@ -50,6 +57,9 @@ class RawTable:
     encoding: str = ""
     sheet: str = ""
     problems: tuple[Problem, ...] = field(default=())
+    # Spreadsheet cells read as blank that hold an error or an uncalculated formula:
+    # column name -> [(frame position, cell)], reported by the caller (one count per cell).
+    error_cells: dict[str, list[tuple[int, ErrorCell]]] = field(default_factory=dict)
 
 
 def normalise_header(name: object) -> str:
@@ -386,7 +396,13 @@ def _read_spreadsheet(path: Path, *, sheet: str | None, header_hints: Collection
             raise TapeError(
                 f"{path}: no sheet named {sheet!r}; the workbook has: {', '.join(names)}"
             )
-        cells = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        scanned = path.suffix.lower() in SCANNED_SUFFIXES
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # Where the sheet's XML says it ends (see below), worked out on another core
+            # while calamine parses: both release the GIL, so it costs no time.
+            ends = pool.submit(last_row, path, sheet) if scanned else None
+            cells = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+            xml_rows = ends.result() if ends is not None else None
     except TapeError:
         raise
     except Exception as error:  # calamine raises several unrelated types for bad files
@@ -394,9 +410,19 @@ def _read_spreadsheet(path: Path, *, sheet: str | None, header_hints: Collection
             f"{path}: cannot read as a spreadsheet ({type(error).__name__}: {error})"
         ) from None
     if not cells or not any(any(c not in ("", None) for c in row) for row in cells):
-        raise TapeError(f"{path}: sheet {sheet!r} is empty; expected a header row and loans")
+        found = find_error_cells(path, sheet) if scanned else ()
+        raise TapeError(
+            f"{path}: sheet {sheet!r} is empty; expected a header row and loans"
+            + (
+                f" (it holds only {len(found)} error or uncalculated formula cell(s), "
+                f"first {found[0].reference}: {found[0].text!r})"
+                if found
+                else ""
+            )
+        )
     header_at = _find_header_row(cells, header_hints)
     header = ["" if c is None else str(c).strip() for c in cells[header_at]]
+    blank_header = "" in header
     while header and header[-1] == "":
         header.pop()
     names, problems = _dedupe(header)
@@ -407,11 +433,31 @@ def _read_spreadsheet(path: Path, *, sheet: str | None, header_hints: Collection
     ]
     data = {name: _spreadsheet_column(values) for name, values in zip(names, columns, strict=True)}
     frame = pd.DataFrame(data)
+    blank = frame.isna().to_numpy()
+    found = ()
+    # The reader returns error cells (and formulas saved without results) as blanks, and
+    # leaves out a trailing row of such formulas: look for them only when the table has a
+    # blank cell or the sheet's XML ends on a later row than was read.
+    if scanned and (blank_header or blank.any() or xml_rows != len(cells)):
+        found = find_error_cells(path, sheet)
+    problems += _header_error_problems(found, header_at, sheet)
+    in_body = [cell for cell in found if cell.row > header_at and cell.column < width]
+    missing = max((cell.row - header_at for cell in in_body), default=0) - len(frame)
+    if missing > 0:
+        frame = frame.reindex(pd.RangeIndex(len(frame) + missing))
+        blank = frame.isna().to_numpy()
     rows = np.arange(len(frame), dtype=np.int64) + header_at + 2
-    if len(frame):
-        keep = ~frame.isna().all(axis=1).to_numpy()
+    keep = ~blank.all(axis=1)
+    # A row whose only content is error cells is a loan with bad cells, not a blank row.
+    keep[[cell.row - header_at - 1 for cell in in_body]] = True
+    if not keep.all():
         frame = frame.loc[keep].reset_index(drop=True)
         rows = rows[keep]
+    position = np.cumsum(keep) - 1
+    error_cells: dict[str, list[tuple[int, ErrorCell]]] = {}
+    for cell in in_body:
+        at = int(position[cell.row - header_at - 1])
+        error_cells.setdefault(names[cell.column], []).append((at, cell))
     if header_at:
         problems.append(
             Problem(
@@ -422,7 +468,50 @@ def _read_spreadsheet(path: Path, *, sheet: str | None, header_hints: Collection
                 severity="warning",
             )
         )
-    return RawTable(frame=frame, rows=rows, kind="xlsx", sheet=sheet, problems=tuple(problems))
+    return RawTable(
+        frame=frame,
+        rows=rows,
+        kind="xlsx",
+        sheet=sheet,
+        problems=tuple(problems),
+        error_cells=error_cells,
+    )
+
+
+def describe_error_cell(cell: ErrorCell, sheet: str) -> tuple[str, str]:
+    """(rule, message) for a cell read as blank that holds an error or an uncalculated formula.
+
+    >>> from absstruct.tape.excel_errors import ErrorCell
+    >>> describe_error_cell(ErrorCell(row=2, column=1, text="#N/A", kind="error"), "Loans")[1]
+    'is an error value in cell Loans!B3, not a blank; fix the formula or clear the cell'
+    """
+    name = sheet if re.fullmatch(r"\w+", sheet) else "'" + sheet.replace("'", "''") + "'"
+    if cell.kind == "error":
+        return "excel_error", (
+            f"is an error value in cell {name}!{cell.reference}, not a blank; "
+            "fix the formula or clear the cell"
+        )
+    return "excel_formula_without_value", (
+        f"is a formula saved without its result in cell {name}!{cell.reference}; recalculate "
+        "and save the workbook in Excel (or paste values) so the result is stored"
+    )
+
+
+def _header_error_problems(found: Sequence[ErrorCell], header_at: int, sheet: str) -> list[Problem]:
+    """Error cells on the header row (also right of the last header: nothing is dropped)."""
+    problems = []
+    for cell in found:
+        if cell.row == header_at:
+            rule, message = describe_error_cell(cell, sheet)
+            problems.append(
+                Problem(
+                    where=f"row {cell.row + 1}, column {cell.column + 1}",
+                    value=cell.text,
+                    rule=rule,
+                    message=message.replace("in cell", "in header cell", 1),
+                )
+            )
+    return problems
 
 
 def _find_header_row(cells: Sequence[Sequence[object]], hints: Collection[str]) -> int:
