@@ -13,12 +13,27 @@ import pandas as pd
 import pytest
 
 from absstruct.analytics.backtest import backtest, parse_month
-from absstruct.analytics.calibrate import fit_curves
+from absstruct.analytics.calibrate import extrapolate_lifetime, fit_curves
 from absstruct.analytics.history import HistorySpec, load_history, vintage_summary, vintage_table
 from absstruct.cli import main
 from absstruct.curves import Assumptions
 from absstruct.projection import project
+from absstruct.report.history_workbook import column_label, vintage_pivot, write_history_workbook
 from absstruct.tape import load_tape
+
+
+def read_table(book, name: str) -> pd.DataFrame:
+    """The Excel table ``name`` of a workbook (or its path) as a DataFrame, header as columns."""
+    from openpyxl import load_workbook
+
+    if isinstance(book, Path):
+        book = load_workbook(book)
+    for ws in book.worksheets:
+        if name in ws.tables:
+            cells = ws[ws.tables[name].ref]
+            rows = [[c.value for c in row] for row in cells]
+            return pd.DataFrame(rows[1:], columns=rows[0])
+    raise KeyError(name)
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +83,58 @@ def test_vintages_reconcile_to_the_tape(raw: pd.DataFrame, history) -> None:
         diff = (summary[column] - expected[column]).abs()
         assert diff.max() < 1e-6, f"{column}: summary vs tape\n{diff[diff >= 1e-6]}"
     assert len(summary) == raw["vintage"].nunique() == 55
+
+
+@pytest.fixture(scope="module")
+def history_book(history, tmp_path_factory) -> dict:
+    """The history workbook of the module's one history computation, with its API tables."""
+    fitted = fit_curves(history)
+    table = vintage_table(history)
+    summary = extrapolate_lifetime(vintage_summary(history), fitted)
+    path = tmp_path_factory.mktemp("lendingclub_book") / "history.xlsx"
+    write_history_workbook(
+        path, summary=summary, table=table, fitted=fitted, spec=history.spec, source="lc"
+    )
+    return {"path": path, "summary": summary, "table": table, "fitted": fitted}
+
+
+def test_history_workbook_on_the_real_tape(raw: pd.DataFrame, history_book) -> None:
+    from openpyxl import load_workbook
+
+    path, table = history_book["path"], history_book["table"]
+    book = load_workbook(path)
+    measures = ["Cumulative gross default", "Cumulative net loss", "Cumulative prepayment"]
+    assert book.sheetnames[1:5] == [*measures, "Pool factor"]
+    vintages = table.groupby("segment")["vintage"].nunique().to_dict()
+    assert vintages == {"36": 55, "60": 20}  # 60-month loans from 2010-05
+    for title in book.sheetnames[1:5]:
+        charts = [(type(c).__name__, len(c.series)) for c in book[title]._charts]
+        # 55 monthly vintages of 36-month loans: every 6th drawn; 20 of 60-month: every 2nd.
+        assert charts == [("LineChart", 10), ("LineChart", 10)], (title, charts)
+    assert "36: every 6th vintage, 10 of 55" in book["Cumulative net loss"]["A1"].value
+    pivot = read_table(book, "cum_net_loss")
+    assert len(pivot) == 75 and list(pivot.columns[-1:]) == ["M60"]
+    expected = vintage_pivot(table, "cum_net_loss")
+    np.testing.assert_allclose(
+        pivot.iloc[:, 2:].to_numpy(dtype=float),
+        expected.iloc[:, 2:].to_numpy(dtype=float),
+        rtol=1e-12,
+    )
+    # The written summary reconciles to the export read independently, vintage by vintage.
+    summary = read_table(book, "vintage_summary")
+    written = summary.groupby(column_label("vintage"))[column_label("defaults")].sum()
+    co = raw[raw["charged_off"]]
+    tape_defaults = (
+        (co["funded_amnt"] - co["total_rec_prncp"].clip(upper=co["funded_amnt"]))
+        .groupby(co["vintage"])
+        .sum()
+        .reindex(written.index, fill_value=0.0)
+    )
+    diff = (written - tape_defaults).abs()
+    assert diff.max() < 1e-6, f"written vs tape defaults by vintage\n{diff[diff >= 1e-6]}"
+    fitted = read_table(book, "fitted_summary").set_index(column_label("segment"))
+    lifetime = fitted[column_label("lifetime_default_fitted")]
+    assert lifetime["36"] == history_book["fitted"].curves_for("36").lifetime_default_fitted
 
 
 def test_fitted_36_month_lifetime_default_within_the_data(raw: pd.DataFrame, history) -> None:
@@ -124,7 +191,9 @@ def test_backtest_end_to_end(lendingclub_path: Path, raw: pd.DataFrame, tmp_path
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     assert "net_loss" in done.stdout and "2011-12" in done.stdout
-    errors = pd.read_excel(out, sheet_name="backtest_errors", engine="openpyxl")
+    errors = read_table(out, "backtest_errors")
+    metrics = ("loans", "actual_defaults", "actual_net_loss", "projected_net_loss")
+    errors = errors.rename(columns={column_label(c): c for c in metrics})
     later = raw[raw["vintage"] > "2009-12"]
     co = later[later["charged_off"]]
     assert errors["loans"].sum() == len(later)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from absstruct.cli._common import echo_json, info, parse_date_option
+from absstruct.cli._common import echo_json, info, lang_option, parse_date_option
 from absstruct.errors import AbsStructError, Problem
 
 #: ``--by`` choices -> canonical tape column.
@@ -70,6 +70,10 @@ def _write_fit(assumptions, fitted, path: str) -> None:
     info(f"wrote fitted assumptions to {path}")
 
 
+def _is_workbook(path: str) -> bool:
+    return Path(path).suffix.lower() == ".xlsx"
+
+
 def _write_frames(frames: dict[str, pd.DataFrame], path: str, single: str) -> None:
     from absstruct.report.frames import write_frames
 
@@ -105,7 +109,8 @@ OUTPUT = click.option(
     "-o",
     "--output",
     default=None,
-    help="Write the tables to FILE (.xlsx, .json: every table; .csv, .parquet: the main one).",
+    help="Write the tables to FILE (.xlsx: the workbook with charts; .json: every table; "
+    ".csv, .parquet: the main one).",
 )
 JSON = click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 FIT_OUT = click.option(
@@ -130,6 +135,7 @@ CHARTS = click.option(
     "--as-of", default=None, help="Observation date (YYYY-MM-DD); later outcomes are unseen."
 )
 @OUTPUT
+@lang_option
 @JSON
 @FIT_OUT
 @CHARTS
@@ -141,6 +147,7 @@ def history_command(
     chargeoff_lag: int,
     as_of: str | None,
     output: str | None,
+    lang: str,
     as_json: bool,
     fit_out: str | None,
     charts_dir: str | None,
@@ -175,7 +182,20 @@ def history_command(
         **{m: _wide(table, m) for m in VINTAGE_MEASURES},
         "approximations": pd.DataFrame({"approximation": list(APPROXIMATIONS)}),
     }
-    if output:
+    if output and _is_workbook(output):
+        from absstruct.report.history_workbook import write_history_workbook
+
+        write_history_workbook(
+            output,
+            summary=summary,
+            table=table,
+            fitted=fitted,
+            spec=spec,
+            source=Path(tape).name,
+            lang=lang,
+        )
+        info(f"wrote the history workbook to {output}")
+    elif output:
         _write_frames(frames, output, "vintage_table")
     if fit_out:
         from absstruct.analytics.calibrate import to_assumptions
@@ -232,6 +252,7 @@ def history_command(
 @VINTAGE
 @LAG
 @OUTPUT
+@lang_option
 @JSON
 @FIT_OUT
 @CHARTS
@@ -244,6 +265,7 @@ def backtest_command(
     vintage: str,
     chargeoff_lag: int,
     output: str | None,
+    lang: str,
     as_json: bool,
     fit_out: str | None,
     charts_dir: str | None,
@@ -266,7 +288,14 @@ def backtest_command(
         **result.frames(),
         "approximations": pd.DataFrame({"approximation": list(APPROXIMATIONS)}),
     }
-    if output:
+    if output and _is_workbook(output):
+        from absstruct.report.history_workbook import write_backtest_workbook
+
+        write_backtest_workbook(
+            result, output, source=Path(tape).name, known_until=known, lang=lang
+        )
+        info(f"wrote the back-test workbook to {output}")
+    elif output:
         _write_frames(frames, output, "backtest_errors")
     if fit_out:
         _write_fit(result.assumptions, result.fitted, fit_out)
