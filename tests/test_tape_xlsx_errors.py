@@ -76,6 +76,15 @@ def test_each_error_value_is_a_problem_naming_row_column_cell_and_text(
         load_tape(path)
 
 
+def test_an_error_in_a_required_column_is_not_also_reported_blank(tmp_path):
+    rows = [HEADER, loan(1), loan(2), [*loan(3)[:3], None, *GOOD[4:]]]
+    report = read_tape(workbook(tmp_path / "t.xlsx", rows, errors=[("D3", "#VALUE!")]))
+    assert [(p.where, p.rule) for p in report.problems] == [
+        ("row 3, column rate", "excel_error"),
+        ("row 4, column rate", "missing_value"),  # a truly blank cell still is
+    ]
+
+
 def test_a_formula_saved_without_its_result_is_a_problem(tmp_path):
     path = workbook(tmp_path / "t.xlsx", [HEADER, loan(1), [*loan(2)[:7], "=1/0", "A"]])
     report = read_tape(path)

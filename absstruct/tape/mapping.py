@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from absstruct.errors import Problem
+from absstruct.tape.excel_errors import ErrorCell
 from absstruct.tape.parse import (
     DATE_DTYPE,
     DEFAULT_DATE_FORMATS,
@@ -101,7 +102,7 @@ def map_columns(
         mapped.raw[name] = frame[header]
         mapped.values[name] = _parse_column(frame[header], column, rule, header=header, log=log)
     _derive(mapped, template, cutoff=cutoff, log=log)
-    _check_missing(mapped, template, log=log)
+    _check_missing(mapped, template, log=log, error_cells=raw.error_cells)
     keep_raw = {normalise_header(h) for h in template.keep_raw}
     for name in frame.columns:
         if name not in used or normalise_header(name) in keep_raw:
@@ -363,7 +364,13 @@ def _day(dates: np.ndarray) -> np.ndarray:
     ).astype("int64")
 
 
-def _check_missing(mapped: Mapped, template: Template, *, log: ProblemLog) -> None:
+def _check_missing(
+    mapped: Mapped,
+    template: Template,
+    *,
+    log: ProblemLog,
+    error_cells: dict[str, list[tuple[int, ErrorCell]]],
+) -> None:
     for column in COLUMNS.values():
         if not column.required:
             continue
@@ -391,6 +398,9 @@ def _check_missing(mapped: Mapped, template: Template, *, log: ProblemLog) -> No
             gap = gap & (
                 mapped.raw[column.name].isna().to_numpy() | _blank_raw(mapped.raw[column.name])
             )
+        # A spreadsheet error cell is reported as such already; it is not also "blank".
+        for at, _ in error_cells.get(mapped.header.get(column.name, ""), ()):
+            gap[at] = False
         log.mask(
             gap,
             column=mapped.shown(column.name),

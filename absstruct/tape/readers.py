@@ -399,7 +399,7 @@ def _read_spreadsheet(path: Path, *, sheet: str | None, header_hints: Collection
         scanned = path.suffix.lower() in SCANNED_SUFFIXES
         with ThreadPoolExecutor(max_workers=1) as pool:
             # Where the sheet's XML says it ends (see below), worked out on another core
-            # while calamine parses: both release the GIL, so it costs no time.
+            # while calamine parses (both release the GIL): little wall-clock time.
             ends = pool.submit(last_row, path, sheet) if scanned else None
             cells = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
             xml_rows = ends.result() if ends is not None else None
