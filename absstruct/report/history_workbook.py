@@ -195,52 +195,57 @@ def vintage_pivot(table: pd.DataFrame, measure: str, lang: str = "en") -> pd.Dat
     return wide.reset_index()
 
 
-def _series_name(segment: str, vintage: str, segmented: bool) -> str:
-    return f"{segment} {vintage}" if segmented else vintage
-
-
 def _measure_sheet(table: pd.DataFrame, measure: str, lang: str) -> Sheet:
-    """One vintage measure: the chart data (months on book x drawn vintages) with a line
-    chart per segment beside it, then every vintage by months on book."""
+    """One vintage measure: per segment, the chart data (months on book x drawn vintages)
+    with its line chart beside it; then every vintage by months on book."""
     name = column_label(measure, lang)
     unit = label("history.pct_of_original", lang)
     age_label = column_label("age", lang)
     segments = list(dict.fromkeys(table["segment"].astype(str)))
     segmented = len(segments) > 1 or segments != ["all"]
-    ages = np.arange(1, int(table["age"].to_numpy().max(initial=1)) + 1)
-    data: dict[str, Any] = {age_label: ages}
-    charts, subsets = [], []
-    for segment in segments:
+    charts, subsets, chart_tables = [], [], []
+    for index, segment in enumerate(segments, start=1):
         part = table[table["segment"].astype(str) == segment]
         vintages = list(dict.fromkeys(part["vintage"].astype(str)))
         picked, step = chart_vintages(vintages)
-        columns = []
+        # Each segment its own age axis: 36-month curves are not drawn on a 60-month one.
+        ages = np.arange(1, int(part["age"].to_numpy().max(initial=1)) + 1)
+        data: dict[str, Any] = {age_label: ages}
         for vintage in picked:
             rows = part[part["vintage"].astype(str) == vintage]
             values = np.full(len(ages), np.nan)
             values[rows["age"].to_numpy(dtype=int) - 1] = rows[measure].to_numpy(dtype=float)
-            column = _series_name(segment, vintage, segmented)
-            data[column] = values
-            columns.append(column)
+            data[vintage] = values
+        frame = pd.DataFrame(data)
         shown = _subset(len(picked), len(vintages), step, lang, short=True)
-        where = f" — {_values(pd.Series([segment]), lang)[0]}" if segmented else ""
+        full = _subset(len(picked), len(vintages), step, lang, short=False)
+        where = _values(pd.Series([segment]), lang)[0]
+        name_of_table = f"{measure}_chart_{index}"
+        chart_tables.append(
+            Table(
+                name=name_of_table,
+                frame=frame,
+                title=label("history.chart_data", lang).format(
+                    subset=f"{where}: {full}" if segmented else full
+                ),
+                kinds={column: "percent" for column in frame.columns[1:]} | {age_label: "int"},
+            )
+        )
         charts.append(
             Chart(
                 kind="line",
-                table=f"{measure}_chart",
+                table=name_of_table,
                 x=age_label,
-                y=tuple(columns),
-                title=f"{name}{where} ({shown})",
-                x_title=age_label,
+                y=tuple(picked),
+                # One line of title leaves the plot its height; the subset goes on the axis.
+                title=f"{name} — {where}" if segmented else name,
+                x_title=f"{age_label}; {shown}",
                 y_title=unit,
                 y_kind="percent",
                 label_every=6 if len(ages) > 24 else 1,
             )
         )
-        full = _subset(len(picked), len(vintages), step, lang, short=False)
-        subsets.append(f"{segment}: {full}" if segmented else full)
-    chart_data = pd.DataFrame(data)
-    kinds = {column: "percent" for column in chart_data.columns[1:]} | {age_label: "int"}
+        subsets.append(f"{where}: {full}" if segmented else full)
     pivot = localized_table(
         measure,
         vintage_pivot(table, measure, lang),
@@ -254,20 +259,12 @@ def _measure_sheet(table: pd.DataFrame, measure: str, lang: str) -> Sheet:
         kinds={column: "percent" for column in pivot.frame.columns[2:]},
     )
     heading = f"{name} ({unit}): " + "; ".join(subsets)
+    widest = max(len(t.frame.columns) for t in chart_tables)
     return Sheet(
         title=name[:31],
-        blocks=[
-            Note(text=heading, heading=True),
-            Table(
-                name=f"{measure}_chart",
-                frame=chart_data,
-                title=label("history.chart_data", lang).format(subset="; ".join(subsets)),
-                kinds=kinds,
-            ),
-            pivot,
-        ],
+        blocks=[Note(text=heading, heading=True), *chart_tables, pivot],
         charts=charts,
-        chart_column=len(chart_data.columns) + 2,
+        chart_column=widest + 2,
         chart_row=3,
         freeze=False,
     )
