@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -112,6 +113,12 @@ def test_history_workbook_on_the_real_tape(raw: pd.DataFrame, history_book) -> N
         # 55 monthly vintages of 36-month loans: every 6th drawn; 20 of 60-month: every 2nd.
         assert charts == [("LineChart", 10), ("LineChart", 10)], (title, charts)
     assert "36: every 6th vintage, 10 of 55" in book["Cumulative net loss"]["A1"].value
+    # Each segment's chart runs over its own ages: months on book 1..36 and 1..60.
+    spans = []
+    for chart in book["Pool factor"]._charts:
+        first, last = re.findall(r"\$(\d+)", chart.series[0].cat.numRef.f)
+        spans.append(int(last) - int(first) + 1)
+    assert spans == [36, 60]
     pivot = read_table(book, "cum_net_loss")
     assert len(pivot) == 75 and list(pivot.columns[-1:]) == ["M60"]
     expected = vintage_pivot(table, "cum_net_loss")

@@ -9,7 +9,7 @@ import click
 import pandas as pd
 
 from absstruct.cli._common import echo_json, info, lang_option, parse_date_option
-from absstruct.errors import AbsStructError, Problem
+from absstruct.errors import Problem
 
 #: ``--by`` choices -> canonical tape column.
 SEGMENTS: dict[str, str] = {"grade": "grade", "term": "original_term", "product": "product"}
@@ -19,10 +19,8 @@ SHOWN_WARNINGS = 5
 
 def load_tape_for_history(path: str, template: str | None) -> pd.DataFrame:
     """Read and map ``path`` with the tape loader (``--template``)."""
-    try:
-        from absstruct.tape import load_tape  # type: ignore[attr-defined]
-    except ImportError:
-        raise AbsStructError("the tape loader is not available in this build") from None
+    from absstruct.tape import load_tape
+
     kwargs = {"template": template} if template else {}
     return load_tape(path, **kwargs)
 
@@ -156,7 +154,7 @@ def history_command(
 
     TAPE is loan-level history (origination, balance, term, rate, status, last payment
     date, principal received, recoveries).  Prints one line per vintage; the tables by
-    months on book go to -o.
+    months on book go to -o (as an .xlsx workbook: a sheet per measure with its chart).
     """
     from absstruct.analytics.calibrate import extrapolate_lifetime, fit_curves
     from absstruct.analytics.charts import VINTAGE_MEASURES
@@ -273,7 +271,8 @@ def backtest_command(
     """Fit curves on vintages up to --train-until, project later vintages, compare with actuals.
 
     Prints projected vs actual lifetime principal collected, defaults, recoveries and net
-    loss (totals, then net loss by vintage); every table goes to -o.
+    loss (totals, then net loss by vintage); every table goes to -o (as an .xlsx workbook:
+    with charts of net loss by vintage and of actual vs projected curves by age).
     """
     from absstruct.analytics.backtest import backtest, parse_month
     from absstruct.analytics.history import APPROXIMATIONS
