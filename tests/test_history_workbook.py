@@ -373,3 +373,23 @@ def test_backtest_cli_workbook(runner, lendingclub_path: Path, tmp_path: Path) -
     assert chart_kinds(book["分静态池"]) == [("BarChart", 2)]
     _sheet, totals = read_table(book, "backtest_totals")
     assert totals["指标"].tolist() == ["本金回收", "违约金额", "净回收金额", "净损失"]
+
+
+def test_history_workbook_before_any_month_on_book(tmp_path: Path) -> None:
+    spec = HistorySpec(as_of=pd.Timestamp("2015-01-31").date())
+    history = load_history(synthetic_tape(), spec)
+    fitted = fit_curves(history)
+    table = vintage_table(history)
+    assert table.empty  # the first vintage is not a month old on that date
+    path = tmp_path / "young.xlsx"
+    summary = extrapolate_lifetime(vintage_summary(history), fitted)
+    write_history_workbook(path, summary=summary, table=table, fitted=fitted, spec=spec)
+    book = load_workbook(path)
+    ws = book["Cumulative gross default"]
+    assert ws["A3"].value == (
+        "No vintage has reached its first month on book by the observation date"
+    )
+    assert chart_kinds(ws) == [] and list(ws.tables) == []
+    facts = {row[0].value: row[1].value for row in book["Summary"].iter_rows(max_row=12, max_col=2)}
+    assert facts["Observed as of"] == pd.Timestamp("2015-01-31")
+    assert facts["Charge-off lag (months)"] == 5 and facts["Segmented by"] == "none"

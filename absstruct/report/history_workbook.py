@@ -258,6 +258,14 @@ def _measure_sheet(table: pd.DataFrame, measure: str, lang: str) -> Sheet:
         title=pivot.title,
         kinds={column: "percent" for column in pivot.frame.columns[2:]},
     )
+    if not chart_tables:
+        return Sheet(
+            title=name[:31],
+            blocks=[
+                Note(text=f"{name} ({unit})", heading=True),
+                Note(text=label("history.no_ages", lang)),
+            ],
+        )
     heading = f"{name} ({unit}): " + "; ".join(subsets)
     widest = max(len(t.frame.columns) for t in chart_tables)
     return Sheet(

@@ -261,6 +261,10 @@ LABELS: dict[str, tuple[str, str]] = {
         "每{step}个静态池取1个,显示{shown}/{total}个;下表含全部静态池",
     ),
     "history.subset_short": ("{shown} of {total} vintages drawn", "显示{shown}/{total}个静态池"),
+    "history.no_ages": (
+        "No vintage has reached its first month on book by the observation date",
+        "截至观察日尚无静态池满一个月账龄",
+    ),
     "history.month_column": ("M{age}", "第{age}月"),
     "history.pct_of_original": ("% of original balance", "占初始余额比例"),
     "history.segment": ("Segment", "分组"),
