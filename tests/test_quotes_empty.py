@@ -83,3 +83,23 @@ def test_subprocess_run_with_an_empty_yield_exits_1():
     assert "error: --yield: empty; give TRANCHE=VALUE items such as A=3.1%" in done.stderr
     assert "Traceback" not in done.stderr
     assert "pricing" not in done.stdout
+
+
+def test_run_refuses_a_bad_quote_before_reading_the_tape(runner, tmp_path) -> None:
+    """Quotes are parsed first: a missing tape is not even looked for."""
+    from absstruct.cli import main
+    from tests.conftest import ROOT
+
+    result = runner.invoke(
+        main,
+        [
+            "run",
+            str(ROOT / "deals" / "us_auto.toml"),
+            "--tape",
+            str(tmp_path / "absent.csv"),
+            "--price",
+            "Z=99",
+        ],
+    )
+    assert result.exit_code == 1
+    assert "Z" in result.stderr and "absent.csv" not in result.stderr

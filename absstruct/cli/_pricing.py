@@ -150,18 +150,30 @@ def echo_metrics(table: pd.DataFrame) -> None:
     click.echo("conventions: " + "; ".join(notes))
 
 
-def pricing_table(result: Any, deal: Any, pricing: dict[str, Any]) -> pd.DataFrame | None:
-    """The metrics table for ``run``'s pricing options, or None when none was given."""
-    # A given-but-empty option (--price "") still prices, so that its parser refuses it.
+def pricing_request(pricing: dict[str, Any]) -> tuple[Any, dt.date | None] | None:
+    """Parse ``run``'s pricing options into (quotes, settlement), or None when none was given.
+
+    Parsing happens before the engine runs, so a bad quote costs no projection.
+    """
+    # A given-but-empty option (--price "") counts as given, so that its parser refuses it.
     if all(pricing.get(key) is None for key in PRICING_KEYS):
         return None
-    from absstruct.analytics.metrics import tranche_metrics
-
     quotes = quotes_from_options(
         pricing.get("price_text"),
         pricing.get("yield_text"),
         pricing.get("spread_text"),
         pricing.get("curve"),
     )
-    settlement = settlement_option(pricing.get("settle"))
+    return quotes, settlement_option(pricing.get("settle"))
+
+
+def pricing_table(
+    result: Any, deal: Any, request: tuple[Any, dt.date | None] | None
+) -> pd.DataFrame | None:
+    """The metrics table for a parsed pricing request (None when there is none)."""
+    if request is None:
+        return None
+    from absstruct.analytics.metrics import tranche_metrics
+
+    quotes, settlement = request
     return tranche_metrics(result, deal, settlement=settlement, quotes=quotes)

@@ -12,9 +12,9 @@ from absstruct.cli._common import echo_json, info, lang_option
 from absstruct.cli._pricing import (
     echo_metrics,
     pricing_options,
+    pricing_request,
     pricing_table,
     records,
-    settlement_option,
 )
 
 _ASSUMPTION_OPTIONS = ("prepay", "default", "severity", "lag")
@@ -175,14 +175,17 @@ def command(
     from absstruct.deal import load_deal
     from absstruct.waterfall import deal_pool, run
 
+    request = pricing_request(pricing)
     deal = load_deal(deal_file)
+    if request is not None:
+        request[0].check(t.name for t in deal.tranches)
     pool = deal_pool(deal, tape)
     collateral = pool.eligible
     info(
         f"{deal.name}: {len(collateral)} loans, balance {collateral['current_balance'].sum():,.2f}"
     )
     result = run(deal, collateral, _scenarios(deal, scenario_names, overrides), call=call)
-    priced = pricing_table(result, deal, pricing)  # None unless a pricing option is given
+    priced = pricing_table(result, deal, request)  # None unless a pricing option is given
     if output:
         if output.lower().endswith((".csv", ".parquet")):
             # Analysts get every scenario's ledgers side by side, one row per period.
@@ -200,7 +203,7 @@ def command(
                 deal=deal,
                 pool=pool,
                 pricing=priced,
-                settlement=settlement_option(pricing.get("settle")),
+                settlement=None if request is None else request[1],
             )
         info(f"wrote {output}")
     if as_json:

@@ -102,7 +102,8 @@ def parse_number(
         )
         return _finite(values, bad)
     if series.dtype == object:
-        odd = series.map(_is_odd_cell, na_action="ignore").fillna(False).to_numpy(dtype=bool)
+        # NA cells map to NA; only a True marks an odd cell.
+        odd = series.map(_is_odd_cell, na_action="ignore").eq(True).to_numpy(dtype=bool)
         if odd.any():
             series = series.where(~odd)
             bad |= odd
