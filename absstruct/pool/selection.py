@@ -52,12 +52,13 @@ from absstruct.pool.strats import (
     MIX_COLUMNS,
     STRAT_COLUMNS,
     SUMMARY_NUMBERS,
+    JointKeys,
     PoolSummary,
+    Weights,
     bucket_codes,
     bucket_labels,
     pool_summary,
     sorted_categories,
-    strat_tables,
     weights_of,
 )
 
@@ -383,56 +384,71 @@ def _strat_plan(
     return plan, problems
 
 
-def _strats_and_summary(
+@dataclass(frozen=True, kw_only=True)
+class _StratWork:
+    """The strats' joint keys and averaging weights over every loan, made before the cut."""
+
+    keys: JointKeys  # the planned strats first, then the summary's extra mixes
+    columns: tuple[str, ...]  # the column of each strat
+    planned: int  # how many strats the plan asks for
+    weights: Weights
+
+
+def _strat_work(
     spec: PoolCriteria,
     plan: list[tuple[str, tuple[float, ...] | None]],
     columns: Columns,
-    pool: np.ndarray,
     balance: np.ndarray,
-    obligor_codes: np.ndarray,
-    buckets: dict[str, np.ndarray],
-) -> tuple[dict[str, pd.DataFrame], PoolSummary]:
-    """Strat tables and summary of the loans at loan-id positions ``pool``.
-
-    ``buckets`` holds bucket codes of every loan for the planned numeric strats.
-    """
-    tape = columns.tape
-    present = set(tape.columns)
-
-    def numbers(column: str) -> np.ndarray | None:
-        return columns.numbers(column)[pool] if column in present else None
-
+) -> _StratWork:
+    """Bucket every loan of every strat (and summary mix) and weigh it, whatever the cut."""
+    present = set(columns.tape.columns)
     weights = weights_of(
-        balance, {c: numbers(c) for c in ("rate", "remaining_term", "credit_score")}
+        balance,
+        {c: columns.numbers(c) for c in ("rate", "remaining_term", "credit_score") if c in present},
     )
 
     def coded(column: str, edges: Sequence[float] | None) -> tuple[np.ndarray, list[str]]:
         if edges is not None:
-            labels = [*bucket_labels(column, edges), "missing"]
-            if column in buckets:
-                return buckets[column][pool], labels
-            return bucket_codes(columns.numbers(column)[pool], edges), labels
-        return sorted_categories(columns.codes(column)[pool], columns.names(column))
+            return (
+                bucket_codes(columns.numbers(column), edges),
+                [*bucket_labels(column, edges), "missing"],
+            )
+        return sorted_categories(columns.codes(column), columns.names(column))
 
     mix_edges = {
         "credit_score": spec.strats.credit_score,
         "days_past_due": spec.strats.days_past_due,
     }
-    wanted = list(plan)
     planned = {column for column, _ in plan}
-    if len(pool):
-        wanted += [(c, mix_edges.get(c)) for c in MIX_COLUMNS if c in present and c not in planned]
-    built = strat_tables([coded(c, e) for c, e in wanted], balance, weights)
-    tables = {column: built[number] for number, (column, _) in enumerate(plan)}
-    mixes: dict[str, pd.DataFrame | None] = {
-        column: built[number] for number, (column, _) in enumerate(wanted) if len(pool)
-    }
-    mixes = {column: mixes.get(column) for column in MIX_COLUMNS}
-    summary_numbers = {c: numbers(c) for c in SUMMARY_NUMBERS}
+    wanted = plan + [
+        (c, mix_edges.get(c)) for c in MIX_COLUMNS if c in present and c not in planned
+    ]
+    return _StratWork(
+        keys=JointKeys.of([coded(c, e) for c, e in wanted]),
+        columns=tuple(column for column, _ in wanted),
+        planned=len(plan),
+        weights=weights,
+    )
+
+
+def _strats_and_summary(
+    work: _StratWork,
+    columns: Columns,
+    alive: np.ndarray,
+    pool: np.ndarray,
+    balance: np.ndarray,
+    obligor_codes: np.ndarray,
+) -> tuple[dict[str, pd.DataFrame], PoolSummary]:
+    """Strat tables and summary of the ``alive`` loans (a mask in loan-id order; ``pool``
+    their positions)."""
+    built = work.keys.tables(balance, work.weights, keep=alive)
+    tables = dict(zip(work.columns[: work.planned], built, strict=False))
+    found = dict(zip(work.columns, built, strict=True))
+    present = set(columns.tape.columns)
     summary = pool_summary(
-        balance=balance,
-        numbers=summary_numbers,
-        mixes=mixes,
+        balance=balance[pool],
+        numbers={c: columns.numbers(c)[pool] if c in present else None for c in SUMMARY_NUMBERS},
+        mixes={column: found.get(column) for column in MIX_COLUMNS},
         obligor_codes=obligor_codes[pool],
     )
     return tables, summary
@@ -486,16 +502,9 @@ def select_pool(
     obligor = "obligor_id" if "obligor_id" in tape.columns else "loan_id"
     columns = Columns(derived, rows)
     # Hashing a million obligor ids takes as long as everything before trimming; Arrow
-    # does it without the interpreter lock, so a worker thread hashes them (and then the
-    # strats' text columns, which trimming does not need) beside that work.
-    grouped = (
-        {column for _, column, _ in spec.concentration.group_limits()}
-        if spec.concentration
-        else set()
-    )
-    later = [column for column, edges in plan if edges is None and column not in grouped]
+    # does it without the interpreter lock, so a worker thread hashes them beside that work.
     with ThreadPoolExecutor(max_workers=1) as executor:
-        columns.prefetch(executor, obligors=obligor, codes=later)
+        columns.prefetch(executor, obligors=obligor)
         return _select(spec, tape, derived, columns, plan, obligor, path)
 
 
@@ -585,16 +594,12 @@ def _select(
                 ]
             )
 
-    # Group codes of the other limits and the strats' buckets do not depend on the cut:
-    # work them out while the obligor ids are still being hashed.
+    # Group codes of the other limits and the strats' keys and weights do not depend on
+    # the cut: work them out while the obligor ids are still being hashed.
     for _, column, _ in spec.concentration.group_limits() if spec.concentration else ():
         if column != "obligor_id":
             columns.codes(column)
-    buckets = {
-        column: bucket_codes(columns.numbers(column), edges)
-        for column, edges in plan
-        if edges is not None
-    }
+    strat_work = _strat_work(spec, plan, columns, balance)
     limits, limit_columns = _group_limits(spec.concentration, columns, obligor)
     if limits:
         try:
@@ -628,7 +633,7 @@ def _select(
 
     pool = np.flatnonzero(alive)
     tables, summary = _strats_and_summary(
-        spec, plan, columns, pool, balance[pool], columns.obligor_codes(obligor)[0], buckets
+        strat_work, columns, alive, pool, balance, columns.obligor_codes(obligor)[0]
     )
     return Pool(
         criteria=spec,

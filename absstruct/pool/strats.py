@@ -181,41 +181,96 @@ def strat_tables(
     >>> grade[["bucket", "count", "balance"]].values.tolist()
     [['A', 1, 300.0], ['B', 2, 700.0]]
     """
-    batches: list[list[int]] = []
-    cells = max_cells + 1
-    for number, (_, labels) in enumerate(coded):
-        if cells * len(labels) > max_cells or not batches:
-            batches.append([])
-            cells = 1
-        batches[-1].append(number)
-        cells *= len(labels)
-    tables: dict[int, pd.DataFrame] = {}
-    for batch in batches:
-        built = _batch_tables([coded[number] for number in batch], balance, weights)
-        tables.update(zip(batch, built, strict=True))
-    return [tables[number] for number in range(len(coded))]
+    return JointKeys.of(coded, max_cells=max_cells).tables(balance, weights)
+
+
+@dataclass(frozen=True, kw_only=True)
+class JointKeys:
+    """The batched joint keys of several strats, built before knowing which loans count.
+
+    Building the keys is most of a strat's cost and does not depend on the cut, so a
+    caller can build them early and later sum only the loans it keeps
+    (:meth:`tables` with ``keep``).  A kept loan's sums are the same additions in the
+    same order as over the kept loans alone.
+
+    >>> keys = JointKeys.of([(np.array([0, 1, 1]), ["small", "large"])])
+    >>> balance = np.array([100.0, 300.0, 600.0])
+    >>> table, = keys.tables(balance, weights_of(balance, {}), keep=np.array([1, 0, 1], bool))
+    >>> table[["bucket", "count", "balance"]].values.tolist()
+    [['small', 1, 100.0], ['large', 1, 600.0]]
+    """
+
+    labels: tuple[tuple[str, ...], ...]  # per strat
+    batches: tuple[tuple[int, ...], ...]  # strat numbers per batch
+    keys: tuple[np.ndarray, ...]  # per batch: joint cell of every loan
+
+    @classmethod
+    def of(
+        cls, coded: Sequence[tuple[np.ndarray, Sequence[str]]], *, max_cells: int = _MAX_CELLS
+    ) -> JointKeys:
+        batches: list[list[int]] = []
+        cells = max_cells + 1
+        for number, (_, labels) in enumerate(coded):
+            if cells * len(labels) > max_cells or not batches:
+                batches.append([])
+                cells = 1
+            batches[-1].append(number)
+            cells *= len(labels)
+        keys = []
+        for batch in batches:
+            joint = np.asarray(coded[batch[0]][0], dtype=np.intp)
+            for number in batch[1:]:
+                codes, labels = coded[number]
+                joint = joint * len(labels) + codes
+            keys.append(joint)
+        return cls(
+            labels=tuple(tuple(labels) for _, labels in coded),
+            batches=tuple(map(tuple, batches)),
+            keys=tuple(keys),
+        )
+
+    def tables(
+        self, balance: np.ndarray, weights: Weights, *, keep: np.ndarray | None = None
+    ) -> list[pd.DataFrame]:
+        """One table per strat over the loans ``keep`` marks (all when None)."""
+        tables: dict[int, pd.DataFrame] = {}
+        for batch, joint in zip(self.batches, self.keys, strict=True):
+            shape = tuple(len(self.labels[number]) for number in batch)
+            cells = int(np.prod(shape))
+            if keep is not None:  # loans not kept go to one extra cell, dropped after
+                joint = np.where(keep, joint, cells)
+            built = _batch_tables(
+                [self.labels[number] for number in batch], shape, joint, balance, weights
+            )
+            tables.update(zip(batch, built, strict=True))
+        return [tables[number] for number in range(len(self.labels))]
 
 
 def _batch_tables(
-    coded: Sequence[tuple[np.ndarray, Sequence[str]]], balance: np.ndarray, weights: Weights
+    labels: Sequence[Sequence[str]],
+    shape: tuple[int, ...],
+    joint: np.ndarray,
+    balance: np.ndarray,
+    weights: Weights,
 ) -> list[pd.DataFrame]:
-    shape = tuple(len(labels) for _, labels in coded)
-    joint = np.asarray(coded[0][0], dtype=np.intp)
-    for (codes, _), size in zip(coded[1:], shape[1:], strict=True):
-        joint = joint * size + codes
     cells = int(np.prod(shape))
-    count = np.bincount(joint, minlength=cells)
-    money = np.bincount(joint, weights=balance, minlength=cells)
+    # ``joint`` may hold one extra cell (``cells``) of loans left out: sum it, drop it.
+    size = cells + 1
+
+    def sums(values: np.ndarray | None = None) -> np.ndarray:
+        return np.bincount(joint, weights=values, minlength=size)[:cells]
+
+    count = sums()
+    money = sums(balance)
     averaged: dict[str, tuple[np.ndarray | None, np.ndarray] | None] = {}
     for column in _AVERAGED:
         weight, product = weights[column]
         if product is None:
             averaged[column] = None
             continue
-        base = None if weight is None else np.bincount(joint, weights=weight, minlength=cells)
-        averaged[column] = (base, np.bincount(joint, weights=product, minlength=cells))
+        averaged[column] = (None if weight is None else sums(weight), sums(product))
     tables = []
-    for axis, (_, labels) in enumerate(coded):
+    for axis, strat_labels in enumerate(labels):
         others = tuple(a for a in range(len(shape)) if a != axis)
 
         def margin(values: np.ndarray, others: tuple[int, ...] = others) -> np.ndarray:
@@ -223,7 +278,7 @@ def _batch_tables(
 
         tables.append(
             _strat_frame(
-                labels,
+                strat_labels,
                 margin(count),
                 margin(money),
                 {
@@ -452,6 +507,7 @@ __all__ = [
     "MIX_COLUMNS",
     "STRAT_COLUMNS",
     "SUMMARY_NUMBERS",
+    "JointKeys",
     "PoolSummary",
     "bucket_codes",
     "bucket_labels",
