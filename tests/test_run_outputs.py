@@ -24,6 +24,41 @@ def test_example_deal_workbook(runner, tmp_path: Path, deal: Path, lang: str) ->
     # Every sheet with data holds Excel tables; the charts are native.
     assert sum(len(sheet.tables) for sheet in book.worksheets) >= 7
     assert sum(len(sheet._charts) for sheet in book.worksheets) >= 3
+    if lang == "zh":
+        untranslated = sorted(_english_headers(book, _deal_names(deal)))
+        assert not untranslated, f"headers without a Chinese label: {untranslated}"
+
+
+def _deal_names(deal: Path) -> set[str]:
+    """Names the deal file gives (tranches, fees, accounts, triggers): shown as written."""
+    import tomllib
+
+    data = tomllib.loads(deal.read_text(encoding="utf-8"))
+    from absstruct.report.labels import label
+
+    tables = ("tranches", "fees", "taxes", "accounts", "triggers", "support")
+    names = {str(item["name"]) for key in tables for item in data.get(key, []) if "name" in item}
+    # A name that is not a dictionary key shows in its readable form ("cumulative_loss").
+    return names | {label(name) for name in names}
+
+
+def _english_headers(book, deal_names: set[str]) -> set[str]:
+    """Table headers that still read as English words (a label missing from the dictionary)."""
+    import re
+
+    found = set()
+    for sheet in book.worksheets:
+        for table in sheet.tables.values():
+            first_row = int(re.sub(r"[A-Z]", "", table.ref.split(":")[0]))
+            for cell in sheet[first_row]:
+                text = cell.value
+                if not isinstance(text, str):
+                    continue
+                for name in sorted(deal_names, key=len, reverse=True):
+                    text = text.replace(name, "")
+                if re.search(r"[a-z]{4,}", text):
+                    found.add(cell.value)
+    return found
 
 
 def test_run_ledgers_keep_every_scenario(runner, tmp_path: Path) -> None:

@@ -134,6 +134,11 @@ def _tranche_flows(result: Any, s: int, dates: pd.DatetimeIndex) -> pd.DataFrame
     return pd.DataFrame(pd.concat(frames, ignore_index=True))
 
 
+# What a recipient's waterfall column pays; the step reads "<recipient> <kind>", e.g.
+# "A-1 interest" (taxes and fees are named alone).  The workbook translates the kind.
+STEP_KINDS: tuple[str, ...] = ("interest", "deposit", "principal", "residual")
+
+
 def _waterfall(result: Any, s: int, dates: pd.DatetimeIndex) -> pd.DataFrame:
     """Payments by recipient in priority order: taxes, fees, interest, reserves, principal."""
     columns: list[tuple[str, Any]] = []

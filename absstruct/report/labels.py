@@ -78,6 +78,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "advance": ("Servicer advances", "服务商垫款"),
     "residual_paid": ("Residual paid", "剩余收益分配"),
     "pdl_cured": ("PDL cured", "本金亏损补足"),
+    # waterfall column kinds ("A-1 interest" -> "A-1 利息")
+    "step.interest": ("interest", "利息"),
+    "step.deposit": ("deposit", "存入"),
+    "step.principal": ("principal", "本金"),
+    "step.residual": ("residual", "剩余收益"),
     "pdl_credited": ("PDL credited by recoveries", "违约回收冲减"),
     "metric": ("Measure", "测试指标"),
     "default": ("Default", "违约假设"),

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from absstruct.report.data import COLUMN_KINDS, PoolReport, ReportData, report_data
+from absstruct.report.from_result import STEP_KINDS
 from absstruct.report.labels import check_lang, label, tranche_label
 from absstruct.report.xlsx import Chart, KeyValues, Note, Sheet, Table, unique_labels, write_xlsx
 
@@ -250,6 +251,14 @@ def _pool_blocks(pool: PoolReport, lang: str, *, with_loans: bool) -> list[Any]:
     if with_loans:
         blocks.append(_table("excluded_loans", pool.exclusions, lang, title="block.excluded_loans"))
     return blocks
+
+
+def _step_label(step: str, lang: str) -> str:
+    """``"A-1 interest"`` in ``lang``: the recipient's name as written, its kind translated."""
+    for kind in STEP_KINDS:
+        if step.endswith(f" {kind}"):
+            return f"{step[: -len(kind) - 1]} {label(f'step.{kind}', lang)}"
+    return step
 
 
 def _wide_waterfall(frame: pd.DataFrame) -> pd.DataFrame:
@@ -483,7 +492,9 @@ def investor_sheets(data: ReportData, lang: str = "en") -> list[Sheet]:
             title=lab("sheet.tranches"), blocks=[_table("tranche_flows", data.tranche_flows, lang)]
         )
     )
-    waterfall = _wide_waterfall(data.waterfall)
+    steps = data.waterfall["step"]
+    named = {step: _step_label(step, lang) for step in steps.unique()}
+    waterfall = _wide_waterfall(data.waterfall.assign(step=steps.map(named)))
     sheets.append(
         Sheet(
             title=lab("sheet.waterfall"),
