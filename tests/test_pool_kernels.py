@@ -17,6 +17,8 @@ from absstruct.pool.concentration import (
     _TOL,
     GroupLimit,
     InfeasibleLimit,
+    TopLimit,
+    descending,
     take_target,
     trim,
 )
@@ -71,6 +73,55 @@ def test_trim_removes_what_one_loan_at_a_time_removes(cents, data, share, round_
             removed, _ = trim(balance, alive=np.ones(n, dtype=bool), limits=[limit])
         print("expected", np.flatnonzero(expected), "got", np.flatnonzero(removed >= 0))
         assert np.array_equal(removed >= 0, expected)
+
+
+@SETTINGS
+@given(values=st.lists(st.integers(-3, 3), max_size=60), scale=st.sampled_from([1.0, 0.1]))
+def test_descending_is_a_stable_sort_of_tie_heavy_values(values, scale) -> None:
+    array = np.asarray(values, dtype=float) * scale
+    expected = np.argsort(-array, kind="stable")
+    got = descending(array)
+    print("expected", expected.tolist(), "got", got.tolist())
+    assert got.tolist() == expected.tolist()
+
+
+@SETTINGS
+@given(
+    cents=st.lists(st.integers(0, 4_000), min_size=2, max_size=90),
+    data=st.data(),
+    round_to=st.sampled_from([1, 500]),
+    negative=st.booleans(),
+)
+def test_trim_group_queues_give_what_one_sort_per_step_gives(
+    cents, data, round_to, negative
+) -> None:
+    """Four interacting limits, trimmed with every group read off its queue (kept from step
+    to step, any headroom) and with every group sorted afresh each step: same removals."""
+    n = len(cents)
+    balance = np.round(np.asarray(cents, dtype=float) / round_to) * round_to + 0.25
+    if negative:
+        balance[0] = -balance[0]  # queues are not used then: the removal is no prefix
+    region = np.asarray(data.draw(st.lists(st.integers(0, 5), min_size=n, max_size=n)))
+    grade = np.asarray(data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)))
+    obligor = np.asarray(data.draw(st.lists(st.integers(0, n // 2), min_size=n, max_size=n)))
+    limits = [
+        GroupLimit(name="max_obligor", codes=obligor, share=0.2),
+        GroupLimit(name="max_region", codes=region, share=0.4),
+        GroupLimit(name="max_by.grade", codes=grade, share=0.45),
+        TopLimit(name="top_obligors", codes=obligor, n=2, share=0.35),
+    ]
+    outcomes = []
+    for small_group, headroom in ((10**9, 0.25), (0, 0.25), (0, 0.0), (0, 3.0)):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(concentration, "_SMALL_GROUP", small_group)
+            patch.setattr(concentration, "_QUEUE_HEADROOM", headroom)
+            try:
+                outcomes.append(trim(balance, alive=np.ones(n, dtype=bool), limits=limits)[0])
+            except InfeasibleLimit as error:
+                outcomes.append(error.name)
+    print("one sort per step", outcomes[0], "queues", outcomes[1:])
+    for outcome in outcomes[1:]:
+        assert np.array_equal(outcome, outcomes[0])
 
 
 def test_trim_many_groups_at_once_hand_checked() -> None:
