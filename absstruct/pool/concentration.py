@@ -171,10 +171,9 @@ class _GroupState:
         self.queues: dict[int, np.ndarray] = {}
         self.nonnegative = not len(balance) or float(balance.min()) >= 0
 
-    def refresh(self, balance: np.ndarray, live: np.ndarray) -> None:
-        """Recompute the balances from scratch (subtraction leaves rounding behind)."""
-        # Zero weights for loans gone: cheaper than gathering the live ones.
-        kept = np.where(live, balance, 0.0)
+    def refresh(self, kept: np.ndarray) -> None:
+        """Recompute the balances from scratch (subtraction leaves rounding behind);
+        ``kept`` is the balance of loans still in the pool, 0 for those gone."""
         self.totals = np.bincount(self.codes, weights=kept, minlength=self.size)
         self.totals[self.counts == 0] = 0.0
         # Fresh sums may sit a rounding error above the kept ones: widen the shortlist's
@@ -183,8 +182,12 @@ class _GroupState:
 
     def remove(self, gone: np.ndarray, balance: np.ndarray) -> None:
         codes = self.codes[gone]
-        np.subtract.at(self.totals, codes, balance[gone])
-        np.subtract.at(self.counts, codes, 1)
+        if len(gone) > self.size:  # few groups: sum by group, then subtract once each
+            self.totals -= np.bincount(codes, weights=balance[gone], minlength=self.size)
+            self.counts -= np.bincount(codes, minlength=self.size)
+        else:
+            np.subtract.at(self.totals, codes, balance[gone])
+            np.subtract.at(self.counts, codes, 1)
         self.totals[codes[self.counts[codes] == 0]] = 0.0  # no rounding residue
 
     def present(self) -> int:
@@ -402,8 +405,10 @@ def _trim_alive(
             if checked:
                 return removed_by, passes
             # Balances were kept by subtraction: confirm on fresh sums before settling.
+            # Zero weights for loans gone: cheaper than gathering the live ones.
+            kept = np.where(live, balance, 0.0)
             for state in distinct:
-                state.refresh(balance, live)
+                state.refresh(kept)
             total = float(balance[live].sum())
             checked = True
         else:
