@@ -5,11 +5,18 @@
 ``write_workbook`` and ``write_pool_workbook`` write the Excel reports directly.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from absstruct.report.atomic import atomic_path
 from absstruct.report.frames import write_frame, write_frames
 
+if TYPE_CHECKING:  # the real names, for type checkers; at run time they load lazily
+    from absstruct.report.data import PoolReport, ReportData, report_data
+    from absstruct.report.output import write_result
+    from absstruct.report.workbook import write_pool_workbook, write_workbook
 
-def __getattr__(name: str) -> object:
+
+def __getattr__(name: str) -> Any:
     # The report writers import openpyxl / pyarrow: load them only when asked for.
     lazy = {
         "write_result": "absstruct.report.output",
