@@ -237,7 +237,8 @@ def _group_step(
         small = over.copy()
         small[big] = False
         candidates = np.flatnonzero(live & small[state.codes])
-        pieces.append(_grouped_largest_first(candidates, state.codes, balance, need))
+        if len(candidates):  # a group may be over while empty, when the pool sums to <= 0
+            pieces.append(_grouped_largest_first(candidates, state.codes, balance, need))
     return np.sort(np.concatenate(pieces)) if pieces else np.empty(0, dtype=np.intp)
 
 
