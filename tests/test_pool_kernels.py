@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from absstruct.pool import ConcentrationLimits, EligibilityRule, concentration, select_pool
-from absstruct.pool.columns import factorize, packed_order
+from absstruct.pool import columns as pool_columns
+from absstruct.pool.columns import Columns, factorize, group_ids, packed_order
 from absstruct.pool.concentration import (
     _TOL,
     GroupLimit,
@@ -366,3 +367,46 @@ def test_shuffled_tape_with_packed_ids_cuts_the_same_pool() -> None:
     pd.testing.assert_frame_equal(first.eligible, second.eligible)
     pd.testing.assert_frame_equal(first.excluded, second.excluded)
     assert first.summary.to_dict() == second.summary.to_dict()
+
+
+@SETTINGS
+@given(
+    ids=st.lists(
+        st.sampled_from(["", "F1", "F12", "B10000001", "B100000012", "ümlaut-obligor-0001"])
+        | st.text(min_size=0, max_size=20),
+        min_size=1,
+        max_size=60,
+    ),
+    data=st.data(),
+)
+def test_group_ids_groups_equal_ids_and_finds_each_first_position(ids, data) -> None:
+    series = pd.Series(ids, dtype="string[pyarrow]")
+    order = data.draw(st.permutations(range(len(ids))))
+    rows = None if order == sorted(order) else np.asarray(order)
+    grouped = group_ids(series, rows)
+    assert grouped is not None
+    codes, first = grouped
+    in_order = [ids[r] for r in (order if rows is not None else range(len(ids)))]
+    expected = pd.factorize(pd.Series(in_order, dtype=object))[0]
+    print("ids", in_order, "codes", codes.tolist(), "first", first.tolist())
+    # Same partition as a plain factorize; each group's first position is its first loan.
+    assert np.array_equal(expected[first[codes]], expected)
+    assert len(first) == len(set(ids))
+    assert np.array_equal(codes[first], np.arange(len(first)))
+    for code, position in enumerate(first):
+        assert position == np.flatnonzero(codes == code)[0]
+
+
+def test_group_ids_refuses_unequal_ids_that_hash_alike(monkeypatch) -> None:
+    """Two obligors must never merge: a hash shared by unequal ids sends the caller to
+    the text hash (the result is then the same grouping)."""
+    tape = pd.DataFrame(
+        {
+            "loan_id": ["L1", "L2", "L3", "L4"],
+            "obligor_id": pd.array(["A", "B", "A", "C"], dtype="string[pyarrow]"),
+        }
+    )
+    monkeypatch.setattr(pool_columns, "hash_text", lambda ids: np.zeros(len(ids), np.uint64))
+    assert group_ids(tape["obligor_id"], None) is None
+    codes, _ = Columns(tape, None).obligor_codes("obligor_id")
+    assert codes.tolist() == [0, 1, 0, 2]

@@ -132,6 +132,87 @@ def encode(series: pd.Series) -> tuple[np.ndarray, pa.Array | pd.Index]:
     return np.where(codes < 0, len(found), codes).astype(np.intp, copy=False), found
 
 
+# Keeps the first ``i`` bytes of a little-endian word (index ``i``, 0 to 8).
+_FIRST_BYTES = np.array([(1 << (8 * i)) - 1 for i in range(8)] + [2**64 - 1], dtype=np.uint64)
+
+
+def hash_text(ids: pa.Array) -> np.ndarray | None:
+    """A 64-bit hash of each text value, read 8 bytes at a time; None unless ``ids`` is
+    text without missing values.
+
+    Equal values hash alike; unequal ones almost never do (callers check).
+
+    >>> hashes = hash_text(pa.array(["F12", "B1000000123", "F12"]))
+    >>> bool(hashes[0] == hashes[2]), bool(hashes[0] == hashes[1])
+    (True, False)
+    """
+    text = pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)
+    if ids.null_count or not text or not len(ids):
+        return None
+    _, offsets_buffer, data_buffer = ids.buffers()
+    offset_type = np.int64 if pa.types.is_large_string(ids.type) else np.int32
+    bounds = np.frombuffer(offsets_buffer, dtype=offset_type)[
+        ids.offset : ids.offset + len(ids) + 1
+    ].astype(np.intp)
+    starts, lengths = bounds[:-1], np.diff(bounds)
+    end = int(bounds[-1])
+    padded = np.zeros(end + 8, dtype=np.uint8)
+    if data_buffer is not None:
+        padded[:end] = np.frombuffer(data_buffer, dtype=np.uint8)[:end]
+    # Every (unaligned) 8-byte word of the text, by its first byte.
+    words = np.ndarray(shape=(end + 1,), dtype="<u8", buffer=padded, strides=(1,))
+    hashes = lengths.astype(np.uint64)
+    for at in range(0, int(lengths.max()), 8):
+        word = words[np.minimum(starts + at, end)] & _FIRST_BYTES[np.clip(lengths - at, 0, 8)]
+        hashes = (hashes ^ word) * np.uint64(0xFF51AFD7ED558CCD)
+        hashes ^= hashes >> np.uint64(33)
+    hashes *= np.uint64(0xC4CEB9FE1A85EC53)  # spread every word into the top bits
+    hashes ^= hashes >> np.uint64(29)
+    return hashes
+
+
+def group_ids(series: pd.Series, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """Group codes of text ids in loan-id order (``rows``, None: as they are) and each
+    group's first position; None when the ids are no Arrow text or two unequal ids hash
+    alike (the caller then hashes the text itself).
+
+    Most obligors borrow once, and hashing a million ids into one table is slow, so only
+    ids that may repeat are grouped: a bucket per id (four buckets an id) counts the
+    hashes, and an id alone in its bucket is alone on the tape.  The others are grouped
+    by hash, and each is checked equal to its group's first id.
+
+    >>> codes, first = group_ids(pd.Series(["b", "a", "b", "c"], dtype="string[pyarrow]"), None)
+    >>> bool(codes[0] == codes[2]), len(set(codes.tolist())), first[codes].tolist()
+    (True, 3, [0, 1, 0, 3])
+    """
+    if not (isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow"):
+        return None
+    ids = pa.chunked_array(pa.array(series)).combine_chunks()
+    hashes = hash_text(ids)
+    if hashes is None:
+        return None
+    if rows is not None:
+        hashes = hashes[rows]
+    bits = max((4 * len(hashes) - 1).bit_length(), 10)
+    bucket = (hashes >> np.uint64(64 - bits)).astype(np.intp)
+    shared = np.flatnonzero(np.bincount(bucket, minlength=1 << bits)[bucket] > 1)
+    shared_codes, uniques = pd.factorize(hashes[shared])
+    first_shared = np.full(len(uniques), len(shared), dtype=np.intp)
+    np.minimum.at(first_shared, shared_codes, np.arange(len(shared)))
+    if len(shared):
+        row = shared if rows is None else rows[shared]
+        same = pc.equal(ids.take(row), ids.take(row[first_shared[shared_codes]]))
+        if not pc.all(same).as_py():
+            return None
+    alone = np.ones(len(hashes), dtype=bool)
+    alone[shared] = False
+    lone = np.flatnonzero(alone)
+    codes = np.empty(len(hashes), dtype=np.intp)
+    codes[shared] = shared_codes
+    codes[lone] = len(uniques) + np.arange(len(lone))
+    return codes, np.concatenate([shared[first_shared], lone])
+
+
 class Columns:
     """Columns of the tape as numpy arrays in loan-id order, each converted once."""
 
@@ -192,6 +273,9 @@ class Columns:
             column == "obligor_id" and self.tape["obligor_id"].equals(self.tape["loan_id"])
         ):
             return np.arange(len(self.tape)), None  # one group per (unique) loan id
+        grouped = group_ids(self.tape[column], self.rows)
+        if grouped is not None:
+            return grouped
         codes = self._encoded(column)[0]
         if self.rows is None:
             return codes, None  # first appearance in the rows is first in loan-id order
@@ -200,4 +284,12 @@ class Columns:
         return codes, first
 
 
-__all__ = ["Columns", "encode", "factorize", "loan_id_order", "packed_order"]
+__all__ = [
+    "Columns",
+    "encode",
+    "factorize",
+    "group_ids",
+    "hash_text",
+    "loan_id_order",
+    "packed_order",
+]

@@ -501,10 +501,18 @@ def select_pool(
         raise DealError.from_problems(problems)
     obligor = "obligor_id" if "obligor_id" in tape.columns else "loan_id"
     columns = Columns(derived, rows)
-    # Hashing a million obligor ids takes as long as everything before trimming; Arrow
-    # does it without the interpreter lock, so a worker thread hashes them beside that work.
+    # Grouping a million obligor ids takes about as long as the rest of the work before
+    # trimming; numpy and Arrow do it mostly without the interpreter lock, so a worker
+    # thread groups them (and then encodes the strats' last text columns, which the limits
+    # do not need) beside that work.
+    grouped = (
+        {column for _, column, _ in spec.concentration.group_limits()}
+        if spec.concentration
+        else set()
+    )
+    later = [column for column, edges in plan if edges is None and column not in grouped]
     with ThreadPoolExecutor(max_workers=1) as executor:
-        columns.prefetch(executor, obligors=obligor)
+        columns.prefetch(executor, obligors=obligor, codes=later)
         return _select(spec, tape, derived, columns, plan, obligor, path)
 
 
