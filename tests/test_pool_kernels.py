@@ -125,6 +125,36 @@ def test_trim_group_queues_give_what_one_sort_per_step_gives(
         assert np.array_equal(outcome, outcomes[0])
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_trim_large_groups_sampled_bound_gives_the_exact_removal(seed) -> None:
+    """Groups of thousands of loans (tie-heavy balances, steps that reach past a queue):
+    the sampled bound, the exact partition and the vectorised small-group sort agree."""
+    rng = np.random.default_rng(seed)
+    n = 12_000
+    balance = np.round(rng.lognormal(9, 0.7, n) / (100 if seed % 2 else 1)) * 1.0 + 0.5
+    region = rng.choice(6, n, p=[0.35, 0.3, 0.15, 0.1, 0.06, 0.04])
+    grade = rng.choice(4, n, p=[0.5, 0.3, 0.15, 0.05])
+    obligor = np.where(rng.random(n) < 0.2, rng.integers(0, 40, n), 100 + np.arange(n))
+    limits = [
+        GroupLimit(name="max_obligor", codes=obligor, share=0.01),
+        GroupLimit(name="max_region", codes=region, share=0.22),
+        GroupLimit(name="max_by.grade", codes=grade, share=0.3),
+        TopLimit(name="top_obligors", codes=obligor, n=5, share=0.03),
+    ]
+    outcomes = []
+    for small_group, every in ((10**9, 16), (64, 16), (64, 10**9), (0, 2)):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(concentration, "_SMALL_GROUP", small_group)
+            patch.setattr(concentration, "_SAMPLE_EVERY", every)
+            outcomes.append(trim(balance, alive=np.ones(n, dtype=bool), limits=limits)[0])
+    assert (outcomes[0] >= 0).sum() > n // 10  # the limits bind
+    for outcome in outcomes[1:]:
+        print(
+            "removed", (outcomes[0] >= 0).sum(), "differ at", np.flatnonzero(outcome != outcomes[0])
+        )
+        assert np.array_equal(outcome, outcomes[0])
+
+
 def test_trim_many_groups_at_once_hand_checked() -> None:
     # Pool 1,000: A 400 (300 + 100), B 400 (250 + 150), C 200 (100 + 100).
     balance = np.array([300.0, 100.0, 250.0, 150.0, 100.0, 100.0])

@@ -273,13 +273,40 @@ def _from_queue(
     if not state.nonnegative:
         return _largest_first(positions, balance, need)
     values = balance[positions]
-    enough = _enough(values, need)
-    queue = _ranked(positions, values, enough + int(_QUEUE_HEADROOM * enough))
+    top = _covering(values, (1 + _QUEUE_HEADROOM) * need)
+    if top is not None:
+        queue = positions[top[descending(values[top])]]
+    else:
+        enough = _enough(values, need)
+        queue = _ranked(positions, values, enough + int(_QUEUE_HEADROOM * enough))
     values = balance[queue]
     before = np.cumsum(values) - values
     taken = int(np.count_nonzero(before < need))
     state.queues[code] = queue[taken:]
     return queue[:taken]  # _group_step sorts what all groups give
+
+
+# Loans sampled (one in this many) to guess the balance above which a group's largest
+# loans hold a removal, before counting them exactly.
+_SAMPLE_EVERY = 16
+
+
+def _covering(values: np.ndarray, need: float) -> np.ndarray | None:
+    """Indices of every value at or above a bound, guessed from a sample, such that they
+    hold at least ``need`` (checked); None when the guess falls short or the values are
+    too few to sample.  Values must not be negative.
+
+    Usually far fewer than the ``need / mean`` a partition must keep: the largest loans
+    are above the mean.
+    """
+    if len(values) < 64 * _SAMPLE_EVERY:
+        return None
+    sample = np.sort(values[::_SAMPLE_EVERY])[::-1]
+    reach = np.searchsorted(np.cumsum(sample), 1.25 * need / _SAMPLE_EVERY)
+    if reach >= len(sample):
+        return None
+    top = np.flatnonzero(values >= sample[reach])
+    return top if values[top].sum() >= need else None
 
 
 def _top_contenders(state: _GroupState, n: int) -> np.ndarray:
