@@ -238,7 +238,11 @@ class Columns:
         """Group codes in loan-id order, numbered by first appearance in the tape's rows."""
         if column not in self._codes:
             pending = self._pending_codes.pop(column, None)
-            self._codes[column] = pending.result() if pending is not None else self._encoded(column)
+            # Work the worker has not started yet is done here rather than waited for.
+            if pending is not None and not pending.cancel():
+                self._codes[column] = pending.result()
+            else:
+                self._codes[column] = self._encoded(column)
         return self._codes[column][0]
 
     def _encoded(self, column: str) -> tuple[np.ndarray, pa.Array | pd.Index]:
