@@ -18,7 +18,6 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from concurrent.futures import Executor, Future
 from typing import Any
 
@@ -214,7 +213,11 @@ def group_ids(series: pd.Series, rows: np.ndarray | None) -> tuple[np.ndarray, n
 
 
 class Columns:
-    """Columns of the tape as numpy arrays in loan-id order, each converted once."""
+    """Columns of the tape as numpy arrays in loan-id order, each converted once.
+
+    Two threads may share one: each converts a column once it is asked for it, and a
+    column asked for by both at once is at worst converted twice (to equal arrays).
+    """
 
     def __init__(self, tape: pd.DataFrame, rows: np.ndarray | None) -> None:
         self.tape = tape
@@ -223,7 +226,6 @@ class Columns:
         self._codes: dict[str, tuple[np.ndarray, pa.Array | pd.Index]] = {}
         self._obligors: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
         self._pending_obligors: dict[str, Future[tuple[np.ndarray, np.ndarray | None]]] = {}
-        self._pending_codes: dict[str, Future[tuple[np.ndarray, pa.Array | pd.Index]]] = {}
 
     def pick(self, values: np.ndarray) -> np.ndarray:
         return values if self.rows is None else values[self.rows]
@@ -237,12 +239,7 @@ class Columns:
     def codes(self, column: str) -> np.ndarray:
         """Group codes in loan-id order, numbered by first appearance in the tape's rows."""
         if column not in self._codes:
-            pending = self._pending_codes.pop(column, None)
-            # Work the worker has not started yet is done here rather than waited for.
-            if pending is not None and not pending.cancel():
-                self._codes[column] = pending.result()
-            else:
-                self._codes[column] = self._encoded(column)
+            self._codes[column] = self._encoded(column)
         return self._codes[column][0]
 
     def _encoded(self, column: str) -> tuple[np.ndarray, pa.Array | pd.Index]:
@@ -255,13 +252,10 @@ class Columns:
         uniques = self._codes[column][1]
         return uniques.to_pylist() if isinstance(uniques, pa.Array) else list(uniques)
 
-    def prefetch(self, executor: Executor, *, obligors: str, codes: Sequence[str] = ()) -> None:
-        """Start :meth:`obligor_codes` of ``obligors``, then :meth:`codes` of ``codes``, on
-        ``executor``; the methods wait for them when asked first."""
+    def prefetch(self, executor: Executor, *, obligors: str) -> None:
+        """Start :meth:`obligor_codes` of ``obligors`` on ``executor``; the method waits for
+        it when asked."""
         self._pending_obligors[obligors] = executor.submit(self._obligor_codes, obligors)
-        for column in codes:
-            if column not in self._codes and column != obligors:
-                self._pending_codes[column] = executor.submit(self._encoded, column)
 
     def obligor_codes(self, column: str) -> tuple[np.ndarray, np.ndarray | None]:
         """Obligor codes and, unless codes already rank that way, each one's first position."""

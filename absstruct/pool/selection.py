@@ -30,7 +30,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -394,6 +394,18 @@ class _StratWork:
     weights: Weights
 
 
+def _strats_wanted(
+    spec: PoolCriteria, plan: list[tuple[str, tuple[float, ...] | None]], present: set[str]
+) -> list[tuple[str, tuple[float, ...] | None]]:
+    """The planned strats, then the summary's mixes the plan lacks: (column, edges or None)."""
+    mix_edges = {
+        "credit_score": spec.strats.credit_score,
+        "days_past_due": spec.strats.days_past_due,
+    }
+    planned = {column for column, _ in plan}
+    return plan + [(c, mix_edges.get(c)) for c in MIX_COLUMNS if c in present and c not in planned]
+
+
 def _strat_work(
     spec: PoolCriteria,
     plan: list[tuple[str, tuple[float, ...] | None]],
@@ -415,14 +427,7 @@ def _strat_work(
             )
         return sorted_categories(columns.codes(column), columns.names(column))
 
-    mix_edges = {
-        "credit_score": spec.strats.credit_score,
-        "days_past_due": spec.strats.days_past_due,
-    }
-    planned = {column for column, _ in plan}
-    wanted = plan + [
-        (c, mix_edges.get(c)) for c in MIX_COLUMNS if c in present and c not in planned
-    ]
+    wanted = _strats_wanted(spec, plan, present)
     return _StratWork(
         keys=JointKeys.of([coded(c, e) for c, e in wanted]),
         columns=tuple(column for column, _ in wanted),
@@ -503,17 +508,11 @@ def select_pool(
     columns = Columns(derived, rows)
     # Grouping a million obligor ids takes about as long as the rest of the work before
     # trimming; numpy and Arrow do it mostly without the interpreter lock, so a worker
-    # thread groups them (and then encodes the strats' last text columns, which the limits
-    # do not need) beside that work.
-    grouped = (
-        {column for _, column, _ in spec.concentration.group_limits()}
-        if spec.concentration
-        else set()
-    )
-    later = [column for column, edges in plan if edges is None and column not in grouped]
+    # thread groups them beside that work (and then builds the strats' keys beside the
+    # trimming, see _select).
     with ThreadPoolExecutor(max_workers=1) as executor:
-        columns.prefetch(executor, obligors=obligor, codes=later)
-        return _select(spec, tape, derived, columns, plan, obligor, path)
+        columns.prefetch(executor, obligors=obligor)
+        return _select(spec, tape, derived, columns, plan, obligor, path, executor)
 
 
 def _select(
@@ -524,6 +523,7 @@ def _select(
     plan: list[tuple[str, tuple[float, ...] | None]],
     obligor: str,
     path: str,
+    executor: Executor,
 ) -> Pool:
     n = len(tape)
     balance = columns.numbers("current_balance")
@@ -602,12 +602,17 @@ def _select(
                 ]
             )
 
-    # Group codes of the other limits and the strats' keys and weights do not depend on
-    # the cut: work them out while the obligor ids are still being hashed.
+    # The text columns the limits and strats group by are encoded here while the worker
+    # groups obligor ids; the strats' keys and weights do not depend on the cut, so the
+    # worker builds them (from these codes) while the limits are trimmed here.
+    present = set(derived.columns)
+    text = [column for column, edges in _strats_wanted(spec, plan, present) if edges is None]
     for _, column, _ in spec.concentration.group_limits() if spec.concentration else ():
         if column != "obligor_id":
-            columns.codes(column)
-    strat_work = _strat_work(spec, plan, columns, balance)
+            text.append(column)
+    for column in text:
+        columns.codes(column)
+    strat_work = executor.submit(_strat_work, spec, plan, columns, balance)
     limits, limit_columns = _group_limits(spec.concentration, columns, obligor)
     if limits:
         try:
@@ -641,7 +646,7 @@ def _select(
 
     pool = np.flatnonzero(alive)
     tables, summary = _strats_and_summary(
-        strat_work, columns, alive, pool, balance, columns.obligor_codes(obligor)[0]
+        strat_work.result(), columns, alive, pool, balance, columns.obligor_codes(obligor)[0]
     )
     return Pool(
         criteria=spec,
