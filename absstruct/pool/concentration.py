@@ -200,7 +200,18 @@ def _group_step(
     """Loans the group limit removes now (empty when every group is within it)."""
     share, tol = limit.share, _TOL * max(total, 1.0)
     groups = state.totals
-    over = groups - share * total > tol
+    # Only groups above half the cap can be over, or join while the pool T' (below) stays
+    # above half the pool: work on those alone (a few among a million obligors).
+    half = total / 2
+    watch = (
+        np.flatnonzero(groups - share * half > tol)
+        if total > 0 and share < 1
+        else np.arange(len(groups))
+    )
+    over, after, lowest = _over_limit(groups[watch], share, total, tol)
+    if lowest < half and len(watch) < len(groups):
+        watch = np.arange(len(groups))
+        over, after, _ = _over_limit(groups, share, total, tol)
     if not over.any():
         return np.empty(0, dtype=np.intp)
     present = state.present()
@@ -211,35 +222,53 @@ def _group_step(
             f"{present} groups (a share of {share:g} needs at least "
             f"{int(np.ceil(1 / share - _TOL))})",
         )
-    # The pool left once every over-limit group sits at its limit: T' = U / (1 - k s),
-    # U the balance of the other groups; a group joins while it would exceed s T'.
-    after: float | None = None
-    while share < 1:
-        k = int(np.count_nonzero(over))
-        if k * share >= 1 - _TOL:
-            after = None  # no such pool: step as if each group were the only one over
-            break
-        # Sorted before adding: the sum must not depend on how groups are numbered.
-        after = (total - np.sort(groups[over]).sum()) / (1 - k * share)
-        grown = groups - share * after > tol
-        if np.array_equal(grown, over):
-            break
-        over = grown
+    codes = watch[over]
+    values = groups[codes]
     if after is None:
-        need = (groups - share * total) / (1 - share) if share < 1 else groups - total
+        shed = (values - share * total) / (1 - share) if share < 1 else values - total
     else:
-        need = groups - share * after
-    need = need - tol
+        shed = values - share * after
+    need = np.zeros(len(groups))
+    need[codes] = shed - tol
     # Large groups are read off their queues; the small ones sorted together.
-    big = np.flatnonzero(over & (state.counts > _SMALL_GROUP))
-    pieces = [_from_queue(state, int(code), balance, live, need[code]) for code in big]
-    if len(big) < np.count_nonzero(over):
-        small = over.copy()
-        small[big] = False
+    large = state.counts[codes] > _SMALL_GROUP
+    pieces = [_from_queue(state, int(code), balance, live, need[code]) for code in codes[large]]
+    if not large.all():
+        small = np.zeros(len(groups), dtype=bool)
+        small[codes[~large]] = True
         candidates = np.flatnonzero(live & small[state.codes])
         if len(candidates):  # a group may be over while empty, when the pool sums to <= 0
             pieces.append(_grouped_largest_first(candidates, state.codes, balance, need))
     return np.sort(np.concatenate(pieces)) if pieces else np.empty(0, dtype=np.intp)
+
+
+def _over_limit(
+    groups: np.ndarray, share: float, total: float, tol: float
+) -> tuple[np.ndarray, float | None, float]:
+    """Which ``groups`` (balances) are over ``share`` of the pool left once every over-limit
+    group sits at its limit, ``T' = U / (1 - k s)`` (``U`` the balance of the other groups;
+    a group joins while it would exceed ``s T'``); ``T'`` (None when no such pool exists
+    or nothing is over: each over group then steps as if it were alone); and the lowest
+    ``T'`` tried on the way.
+
+    While that stays above half the pool, only groups above half the cap can take part
+    (the caller checks): the result is the same whether or not the others are given.
+    """
+    over = groups - share * total > tol
+    after: float | None = None
+    lowest = np.inf
+    while share < 1 and over.any():
+        k = int(np.count_nonzero(over))
+        if k * share >= 1 - _TOL:
+            return over, None, lowest  # no such pool
+        # Sorted before adding: the sum must not depend on how groups are numbered.
+        after = (total - np.sort(groups[over]).sum()) / (1 - k * share)
+        lowest = min(lowest, after)
+        grown = groups - share * after > tol
+        if np.array_equal(grown, over):
+            break
+        over = grown
+    return over, after, lowest
 
 
 # A large group's queue holds this share more loans than its first removal needs, so the
