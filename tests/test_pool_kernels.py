@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from absstruct.pool import ConcentrationLimits, EligibilityRule, concentration, select_pool
 from absstruct.pool import columns as pool_columns
-from absstruct.pool.columns import Columns, factorize, group_ids, packed_order
+from absstruct.pool.columns import Columns, factorize, group_ids, hash_text, packed_order
 from absstruct.pool.concentration import (
     _TOL,
     GroupLimit,
@@ -440,3 +440,11 @@ def test_group_ids_refuses_unequal_ids_that_hash_alike(monkeypatch) -> None:
     assert group_ids(tape["obligor_id"], None) is None
     codes, _ = Columns(tape, None).obligor_codes("obligor_id")
     assert codes.tolist() == [0, 1, 0, 2]
+
+
+def test_hash_text_tells_apart_short_ids_that_differ_in_length_or_one_byte() -> None:
+    ids = ["", "\x00", "\x01", "\x08", "a", "a\x00", "\x00a", "ab", "ba", "12345678"]
+    ids += ["123456789", "12345678\x00", "1234567\x00", "F12", "B10000123", "B10000132"]
+    hashes = hash_text(pa.array(ids))
+    assert len(set(hashes.tolist())) == len(ids)
+    assert hash_text(pa.array(ids, type=pa.large_string())).tolist() == hashes.tolist()

@@ -160,7 +160,7 @@ def hash_text(ids: pa.Array) -> np.ndarray | None:
         padded[:end] = np.frombuffer(data_buffer, dtype=np.uint8)[:end]
     # Every (unaligned) 8-byte word of the text, by its first byte.
     words = np.ndarray(shape=(end + 1,), dtype="<u8", buffer=padded, strides=(1,))
-    hashes = lengths.astype(np.uint64)
+    hashes = lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)  # length in every bit
     for at in range(0, int(lengths.max()), 8):
         word = words[np.minimum(starts + at, end)] & _FIRST_BYTES[np.clip(lengths - at, 0, 8)]
         hashes = (hashes ^ word) * np.uint64(0xFF51AFD7ED558CCD)
