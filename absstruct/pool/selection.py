@@ -602,16 +602,13 @@ def _select(
                 ]
             )
 
-    # The text columns the limits and strats group by are encoded here while the worker
-    # groups obligor ids; the strats' keys and weights do not depend on the cut, so the
-    # worker builds them (from these codes) while the limits are trimmed here.
-    present = set(derived.columns)
-    text = [column for column, edges in _strats_wanted(spec, plan, present) if edges is None]
+    # The text columns the limits group by are encoded here while the worker groups
+    # obligor ids; the strats' keys and weights do not depend on the cut, so the worker
+    # then builds them (encoding the strats' own text columns) while the limits are
+    # trimmed here.
     for _, column, _ in spec.concentration.group_limits() if spec.concentration else ():
         if column != "obligor_id":
-            text.append(column)
-    for column in text:
-        columns.codes(column)
+            columns.codes(column)
     strat_work = executor.submit(_strat_work, spec, plan, columns, balance)
     limits, limit_columns = _group_limits(spec.concentration, columns, obligor)
     if limits:
