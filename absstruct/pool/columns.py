@@ -160,10 +160,14 @@ def hash_text(ids: pa.Array) -> np.ndarray | None:
         padded[:end] = np.frombuffer(data_buffer, dtype=np.uint8)[:end]
     # Every (unaligned) 8-byte word of the text, by its first byte.
     words = np.ndarray(shape=(end + 1,), dtype="<u8", buffer=padded, strides=(1,))
-    hashes = lengths.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)  # length in every bit
+    hashes = lengths.astype(np.uint64)
+    hashes *= np.uint64(0x9E3779B97F4A7C15)  # the length in every bit
     for at in range(0, int(lengths.max()), 8):
-        word = words[np.minimum(starts + at, end)] & _FIRST_BYTES[np.clip(lengths - at, 0, 8)]
-        hashes = (hashes ^ word) * np.uint64(0xFF51AFD7ED558CCD)
+        word = words[starts if at == 0 else np.minimum(starts + at, end)]
+        left = np.clip(lengths - at, 0, 8)
+        word &= _FIRST_BYTES[left]  # the id's own bytes only
+        hashes ^= word
+        hashes *= np.uint64(0xFF51AFD7ED558CCD)
         hashes ^= hashes >> np.uint64(33)
     hashes *= np.uint64(0xC4CEB9FE1A85EC53)  # spread every word into the top bits
     hashes ^= hashes >> np.uint64(29)
@@ -193,7 +197,7 @@ def group_ids(series: pd.Series, rows: np.ndarray | None) -> tuple[np.ndarray, n
     if rows is not None:
         hashes = hashes[rows]
     bits = max((4 * len(hashes) - 1).bit_length(), 10)
-    bucket = (hashes >> np.uint64(64 - bits)).astype(np.intp)
+    bucket = (hashes >> np.uint64(64 - bits)).view(np.int64)  # below 2**bits: no sign
     shared = np.flatnonzero(np.bincount(bucket, minlength=1 << bits)[bucket] > 1)
     shared_codes, uniques = pd.factorize(hashes[shared])
     first_shared = np.full(len(uniques), len(shared), dtype=np.intp)
