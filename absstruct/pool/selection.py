@@ -57,9 +57,10 @@ from absstruct.pool.strats import (
     Weights,
     bucket_codes,
     bucket_labels,
-    pool_summary,
+    pool_figures,
     sorted_categories,
     weights_of,
+    with_mixes,
 )
 
 EXCLUDED_COLUMNS: tuple[str, ...] = (
@@ -443,19 +444,26 @@ def _strats_and_summary(
     pool: np.ndarray,
     balance: np.ndarray,
     obligor_codes: np.ndarray,
+    executor: Executor,
 ) -> tuple[dict[str, pd.DataFrame], PoolSummary]:
     """Strat tables and summary of the ``alive`` loans (a mask in loan-id order; ``pool``
-    their positions)."""
+    their positions).  The worker works out the summary's figures meanwhile."""
+    present = set(columns.tape.columns)
+
+    def figures() -> PoolSummary:
+        return pool_figures(
+            balance=balance[pool],
+            numbers={
+                c: columns.numbers(c)[pool] if c in present else None for c in SUMMARY_NUMBERS
+            },
+            obligor_codes=obligor_codes[pool],
+        )
+
+    pending = executor.submit(figures)
     built = work.keys.tables(balance, work.weights, keep=alive)
     tables = dict(zip(work.columns[: work.planned], built, strict=False))
     found = dict(zip(work.columns, built, strict=True))
-    present = set(columns.tape.columns)
-    summary = pool_summary(
-        balance=balance[pool],
-        numbers={c: columns.numbers(c)[pool] if c in present else None for c in SUMMARY_NUMBERS},
-        mixes={column: found.get(column) for column in MIX_COLUMNS},
-        obligor_codes=obligor_codes[pool],
-    )
+    summary = with_mixes(pending.result(), {column: found.get(column) for column in MIX_COLUMNS})
     return tables, summary
 
 
@@ -643,7 +651,13 @@ def _select(
 
     pool = np.flatnonzero(alive)
     tables, summary = _strats_and_summary(
-        strat_work.result(), columns, alive, pool, balance, columns.obligor_codes(obligor)[0]
+        strat_work.result(),
+        columns,
+        alive,
+        pool,
+        balance,
+        columns.obligor_codes(obligor)[0],
+        executor,
     )
     return Pool(
         criteria=spec,

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -438,8 +438,19 @@ def pool_summary(
 
     ``numbers`` maps each of ``SUMMARY_NUMBERS`` to its values (None when the tape lacks
     the column); ``mixes`` maps each of ``MIX_COLUMNS`` to its strat table (None when
-    absent); ``obligor_codes`` are integer obligor groups.
+    absent); ``obligor_codes`` are integer obligor groups.  The same as
+    :func:`with_mixes` of :func:`pool_figures`, which let a caller work out the figures
+    while the strat tables are built.
     """
+    return with_mixes(
+        pool_figures(balance=balance, numbers=numbers, obligor_codes=obligor_codes), mixes
+    )
+
+
+def pool_figures(
+    *, balance: np.ndarray, numbers: Mapping[str, np.ndarray | None], obligor_codes: np.ndarray
+) -> PoolSummary:
+    """The summary without its mixes (left empty), as in :func:`pool_summary`."""
     total = float(balance.sum())
     count = len(balance)
     by_obligor: np.ndarray = np.bincount(obligor_codes, weights=balance) if count else np.zeros(0)
@@ -462,10 +473,24 @@ def pool_summary(
         wa_seasoning=_weighted(numbers.get("seasoning"), balance),
         wa_score=_weighted(score, balance) if scored else None,
         top10_obligor_share=top10,
-        grade_mix=_mix(mixes.get("grade")) if count else {},
-        score_mix=_mix(mixes.get("credit_score")) if count and scored else {},
-        dpd_mix=_mix(mixes.get("days_past_due")) if count else {},
-        amortization_mix=_mix(mixes.get("amortization")) if count else {},
+        grade_mix={},
+        score_mix={},
+        dpd_mix={},
+        amortization_mix={},
+    )
+
+
+def with_mixes(figures: PoolSummary, mixes: Mapping[str, pd.DataFrame | None]) -> PoolSummary:
+    """``figures`` with the mixes read off the strat tables ``mixes`` (see pool_summary);
+    an empty pool has none, nor a pool without scores a score mix."""
+    if not figures.count:
+        return figures
+    return replace(
+        figures,
+        grade_mix=_mix(mixes.get("grade")),
+        score_mix=_mix(mixes.get("credit_score")) if figures.wa_score is not None else {},
+        dpd_mix=_mix(mixes.get("days_past_due")),
+        amortization_mix=_mix(mixes.get("amortization")),
     )
 
 
@@ -511,6 +536,7 @@ __all__ = [
     "PoolSummary",
     "bucket_codes",
     "bucket_labels",
+    "pool_figures",
     "pool_summary",
     "sorted_categories",
     "strat_table",
@@ -518,4 +544,5 @@ __all__ = [
     "stratify",
     "summarize",
     "weights_of",
+    "with_mixes",
 ]
