@@ -21,6 +21,11 @@ Trimming policy (deterministic, documented for investors):
 5. A limit that no pool can meet (``s`` times the number of groups below 100%) is an
    error rather than a silently emptied pool.
 
+How it runs (none of it changes which loans go): a large group keeps a queue of its
+largest loans in removal order from step to step, started at a balance guessed from a
+sample; a group limit looks only at groups above half its cap; the top obligors come
+from a shortlist kept between steps.
+
 Examples
 --------
 >>> import numpy as np
