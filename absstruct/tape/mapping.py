@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,9 @@ class Mapped:
     header: dict[str, str] = field(default_factory=dict)  # canonical -> header shown to users
     raw: dict[str, pd.Series] = field(default_factory=dict)  # canonical -> raw source column
     extras: dict[str, pd.Series] = field(default_factory=dict)
+    # canonical -> (the values as parsed, work started on them in the background); the
+    # result holds only while ``values[name]`` is still that same object.
+    ahead: dict[str, tuple[Any, Future[Any]]] = field(default_factory=dict)
 
     def shown(self, column: str) -> str:
         return self.header.get(column, column)
@@ -79,9 +83,18 @@ def template_headers(template: Template) -> tuple[set[str], set[str], set[str], 
 
 
 def map_columns(
-    raw: RawTable, template: Template, *, cutoff: dt.date | None, log: ProblemLog
+    raw: RawTable,
+    template: Template,
+    *,
+    cutoff: dt.date | None,
+    log: ProblemLog,
+    ahead: Mapping[str, Callable[[Any], Future[Any]]] | None = None,
 ) -> Mapped:
-    """Parse every canonical column the template finds in ``raw``; derive and fill the rest."""
+    """Parse every canonical column the template finds in ``raw``; derive and fill the rest.
+
+    ``ahead`` starts work on a column as soon as it is parsed (e.g. hashing loan ids on
+    another thread while the other columns are mapped); see :attr:`Mapped.ahead`.
+    """
     frame = raw.frame
     index: dict[str, str] = {}
     for name in frame.columns:
@@ -101,6 +114,8 @@ def map_columns(
         mapped.header[name] = header
         mapped.raw[name] = frame[header]
         mapped.values[name] = _parse_column(frame[header], column, rule, header=header, log=log)
+        if ahead and name in ahead:
+            mapped.ahead[name] = (mapped.values[name], ahead[name](mapped.values[name]))
     _derive(mapped, template, cutoff=cutoff, log=log)
     _check_missing(mapped, template, log=log, error_cells=raw.error_cells)
     keep_raw = {normalise_header(h) for h in template.keep_raw}

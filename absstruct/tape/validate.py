@@ -169,7 +169,11 @@ def validate(mapped: Mapped, *, log: ProblemLog) -> None:
 
     ids = v.get("loan_id")
     if ids is not None:
-        repeated, codes = _duplicates(pd.Series(ids, dtype="str"))
+        started = mapped.ahead.get("loan_id")
+        if started is not None and started[0] is ids:
+            repeated, codes = started[1].result()
+        else:
+            repeated, codes = duplicate_ids(ids)
         if repeated.any():
             first_row = pd.Series(log.rows).groupby(codes).transform("first").to_numpy()
             log.mask(
@@ -181,15 +185,20 @@ def validate(mapped: Mapped, *, log: ProblemLog) -> None:
             )
 
 
-def _duplicates(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def duplicate_ids(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Rows repeating an earlier id, and each row's id code (-1 when blank).
 
-    Dictionary-encoding in Arrow is the one hashing pass; a unique column stops there.
+    Dictionary-encoding in Arrow is the one hashing pass (it releases the GIL, so it can
+    run on a worker thread); a unique column stops there.
+
+    >>> repeated, codes = duplicate_ids(pd.Series(["a", "b", "a", None]))
+    >>> repeated.tolist(), codes.tolist()
+    ([False, False, True, False], [0, 1, 0, -1])
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    column = pa.array(ids.array)
+    column = pa.array(pd.Series(ids, dtype="str").array)
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     encoded = pc.dictionary_encode(column)
