@@ -12,7 +12,13 @@ from hypothesis import strategies as st
 
 from absstruct.errors import TapeError
 from absstruct.tape import load_template
-from absstruct.tape.parse import add_months, months_between, parse_date, parse_number
+from absstruct.tape.parse import (
+    add_months,
+    months_between,
+    parse_date,
+    parse_number,
+    parse_text,
+)
 from absstruct.tape.schedule import scheduled_balance_fraction
 
 
@@ -153,3 +159,38 @@ def test_template_errors_name_the_field(tmp_path) -> None:
         load_template(path)
     with pytest.raises(TapeError, match="unknown tape template 'nope'"):
         load_template("nope")
+
+
+_EDGES = st.sampled_from(["", " ", "\t", "\u3000", "\u00a0", "\n", "é", "x"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.none(), st.tuples(_EDGES, st.text(max_size=6), _EDGES).map("".join)),
+        max_size=12,
+    ),
+    st.integers(min_value=0, max_value=3),
+)
+def test_parse_text_matches_strip_then_blank_is_missing(cells, start):
+    # The fast path (no cell needs trimming) must agree with strip + blank -> missing,
+    # also on a sliced Arrow array (non-zero offset).
+    series = pd.Series(["pad"] * start + cells, dtype="str").iloc[start:].reset_index(drop=True)
+    expected = [None if c is None or not c.strip() else c.strip() for c in cells]
+    got = [None if pd.isna(v) else v for v in parse_text(series)]
+    assert got == expected, f"expected {expected!r}, calculated {got!r}"
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        (["A001", "0002"], ["A001", "0002"]),
+        ([" A001", "0002 "], ["A001", "0002"]),
+        (["A001", ""], ["A001", None]),
+        (["A001", None], ["A001", None]),
+        (["甲001\u3000", "乙"], ["甲001", "乙"]),
+    ],
+)
+def test_parse_text_table(cells, expected):
+    got = [None if pd.isna(v) else v for v in parse_text(pd.Series(cells, dtype="str"))]
+    assert got == expected

@@ -265,6 +265,9 @@ def _fill(mapped: Mapped, name: str, fill: Callable[[], object] | object) -> Non
         repeat = np.zeros(mapped.n, dtype=np.intp)
         mapped.values[name] = pd.Series(pd.array([fill], dtype="str").take(repeat))
         return
+    if values is None and isinstance(fill, float):
+        mapped.values[name] = np.full(mapped.n, fill)  # a default for an absent column
+        return
     values = _empty(COLUMNS[name], mapped.n) if values is None else values
     gap = _missing(values)
     if not gap.any():

@@ -321,8 +321,52 @@ def parse_text(series: pd.Series) -> pd.Series:
     """
     if not (pd.api.types.is_string_dtype(series.dtype) and series.dtype != object):
         series = pd.Series(_map_uniques(series, _text_value), dtype="str")
+    if _already_trimmed(series):
+        return series.reset_index(drop=True)
     stripped = series.str.strip()
     return stripped.where(stripped != "").reset_index(drop=True)
+
+
+def _already_trimmed(series: pd.Series) -> bool:
+    """True when no cell is empty or starts or ends with a space (ids usually), read off
+    Arrow's buffers without building a stripped copy.
+
+    Any non-ASCII first or last byte counts as a possible space (U+3000, U+00A0, ...), so a
+    False only costs the ordinary strip.
+
+    >>> _already_trimmed(pd.Series(["a", "b c", None], dtype="str"))
+    True
+    >>> [_already_trimmed(pd.Series(t, dtype="str")) for t in (["a "], [""], ["a\u3000"])]
+    [False, False, False]
+    """
+    import pyarrow as pa
+
+    data = getattr(series.array, "_pa_array", None)
+    if not isinstance(data, pa.ChunkedArray):
+        return False
+    for chunk in data.chunks:
+        if len(chunk) == 0:
+            continue
+        if not pa.types.is_string(chunk.type) and not pa.types.is_large_string(chunk.type):
+            return False
+        _, offsets_buffer, data_buffer = chunk.buffers()
+        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+        offsets = np.frombuffer(offsets_buffer, dtype=width)[
+            chunk.offset : chunk.offset + len(chunk) + 1
+        ]
+        starts, ends = offsets[:-1], offsets[1:]
+        if chunk.null_count:
+            present = chunk.is_valid().to_numpy(zero_copy_only=False)
+            starts, ends = starts[present], ends[present]
+        if (ends <= starts).any():
+            return False
+        if data_buffer is None:
+            continue
+        text = np.frombuffer(data_buffer, dtype=np.uint8)
+        edges = np.concatenate((text[starts], text[ends - 1]))
+        if ((edges <= 0x20) | (edges >= 0x7F)).any():
+            return False
+    return True
 
 
 def _text_value(value: object) -> str | None:
