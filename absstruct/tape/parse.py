@@ -353,7 +353,7 @@ def _already_trimmed(series: pd.Series) -> bool:
         width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
         offsets = np.frombuffer(offsets_buffer, dtype=width)[
             chunk.offset : chunk.offset + len(chunk) + 1
-        ]
+        ].astype(np.int64, copy=False)
         starts, ends = offsets[:-1], offsets[1:]
         if chunk.null_count:
             present = chunk.is_valid().to_numpy(zero_copy_only=False)
