@@ -196,12 +196,15 @@ def _canonical_frame(mapped: Mapped, raw: RawTable) -> pd.DataFrame:
 def _integer(values: np.ndarray) -> object:
     """int64 when complete; nullable Int64 with gaps; float64 if a fraction slipped in."""
     gap = np.isnan(values)
-    known = values[~gap]
-    if not (known == np.round(known)).all():
+    # One cast serves as both the whole-number test and the result (NaN and values beyond
+    # int64 cast to garbage that never equals the float, so they fail the test or are gaps).
+    with np.errstate(invalid="ignore"):
+        whole = values.astype("int64")
+    if not ((whole == values) | gap).all():
         return values  # a not_whole_number error is already reported
     if gap.any():
-        return pd.arrays.IntegerArray(np.where(gap, 0, values).astype("int64"), gap)
-    return values.astype("int64")
+        return pd.arrays.IntegerArray(np.where(gap, 0, whole), gap)
+    return whole
 
 
 def _snake(header: str) -> str:
