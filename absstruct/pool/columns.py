@@ -261,11 +261,6 @@ class Columns:
         it when asked."""
         self._pending_obligors[obligors] = executor.submit(self._obligor_codes, obligors)
 
-    def obligors_pending(self, column: str) -> bool:
-        """Whether :meth:`obligor_codes` of ``column`` would still wait for the prefetch."""
-        pending = self._pending_obligors.get(column)
-        return pending is not None and not pending.done()
-
     def obligor_codes(self, column: str) -> tuple[np.ndarray, np.ndarray | None]:
         """Obligor codes and, unless codes already rank that way, each one's first position."""
         if column not in self._obligors:

@@ -619,13 +619,6 @@ def _select(
     for _, column, _ in spec.concentration.group_limits() if spec.concentration else ():
         if column != "obligor_id":
             columns.codes(column)
-    # While the worker still groups obligor ids, encode the strats' text columns here:
-    # the worker then has less to do beside the trimming, which needs the interpreter.
-    for column, edges in plan:
-        if not columns.obligors_pending(obligor):
-            break
-        if edges is None:
-            columns.codes(column)
     strat_work = executor.submit(_strat_work, spec, plan, columns, balance)
     limits, limit_columns = _group_limits(spec.concentration, columns, obligor)
     if limits:
