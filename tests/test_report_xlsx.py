@@ -315,3 +315,11 @@ def test_widest_samples_are_as_wide_as_every_sample(
     assert max(map(display_width, widest), default=0) == max(
         map(display_width, every), default=0
     ), (widest, every)
+
+
+def test_widest_samples_when_scaling_overflows() -> None:
+    """A percent of a huge finite value prints as "-inf%", narrower than "-0.000%"."""
+    from absstruct.report.columns import display_width, widest_samples
+
+    widest = widest_samples(pd.Series([-0.0, -1.797693134862316e306]), "percent", 1)
+    assert max(map(display_width, widest)) == len("-0.000%")

@@ -179,6 +179,10 @@ def widest_samples(series: pd.Series, kind: str, step: int) -> list[str]:
     for part in (np.flatnonzero(~negative), np.flatnonzero(negative)):
         if len(part):
             texts.append(format_sample(values[part[np.argmax(sizes[part])]].item(), kind))
+    if any("inf" in text for text in texts):
+        # A value so large that its scaled form overflows prints as "inf", narrower than
+        # smaller values: the widest-stands-for-all rule fails, so measure every sample.
+        return [format_sample(value, kind) for value in column_values(series, step)]
     return texts
 
 
