@@ -106,7 +106,13 @@ def _pool_mdr(targets: np.ndarray, eligible: np.ndarray):
 
     def mdr(i: int, performing: np.ndarray) -> np.ndarray:
         at_risk = float(np.sum(performing * eligible[:, i - 1]))
-        rate = min(targets[i - 1] / at_risk, 1.0) if at_risk > 0 else 0.0
+        # A target at or above the balance at risk takes all of it (no huge ratio to clip).
+        if at_risk <= 0:
+            rate = 0.0
+        elif targets[i - 1] >= at_risk:
+            rate = 1.0
+        else:
+            rate = targets[i - 1] / at_risk
         return eligible[:, i - 1] * rate
 
     return mdr
