@@ -28,18 +28,23 @@ FROZEN = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_in
 SCHEMA_VERSION = 1
 
 
+def _percent_share(text: str, *, what: str, example: str) -> float:
+    """The decimal share written as ``"4.5%"`` (``text`` already ends with ``%``)."""
+    try:
+        share = float(text[:-1]) / 100.0
+    except ValueError:
+        raise ValueError(f"is not {what} like {example!r}") from None
+    if not math.isfinite(share):
+        raise ValueError(f"is not a finite percent like {example!r}")
+    return share
+
+
 def parse_percent(value: Any) -> Any:
     """``"4.5%"`` -> 0.045; numbers pass through (already decimals)."""
     if isinstance(value, str):
         text = value.strip().replace("_", "")
         if text.endswith("%"):
-            try:
-                share = float(text[:-1]) / 100.0
-            except ValueError:
-                raise ValueError("is not a percent like '4.5%'") from None
-            if not math.isfinite(share):
-                raise ValueError("is not a finite percent like '4.5%'")
-            return share
+            return _percent_share(text, what="a percent", example="4.5%")
         raise ValueError("is not a number or a percent like '4.5%'")
     return value
 
@@ -48,12 +53,7 @@ def _amount_or_percent(value: Any) -> Any:
     if isinstance(value, str):
         text = value.strip().replace("_", "")
         if text.endswith("%"):
-            try:
-                share = float(text[:-1]) / 100.0
-            except ValueError:
-                raise ValueError("is not an amount or a percent like '80%'") from None
-            if not math.isfinite(share):
-                raise ValueError("is not a finite percent like '80%'")
+            share = _percent_share(text, what="an amount or a percent", example="80%")
             if share < 0:
                 raise ValueError("is below 0")
             return text
