@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 
 from absstruct.pool import ConcentrationLimits, EligibilityRule, concentration, select_pool
 from absstruct.pool import columns as pool_columns
-from absstruct.pool.columns import Columns, factorize, group_ids, hash_text, packed_order
+from absstruct.pool.columns import (
+    Columns,
+    factorize,
+    group_ids,
+    hash_text,
+    heavy_groups,
+    packed_order,
+)
 from absstruct.pool.concentration import (
     _TOL,
     GroupLimit,
@@ -438,8 +445,10 @@ def test_group_ids_refuses_unequal_ids_that_hash_alike(monkeypatch) -> None:
     )
     monkeypatch.setattr(pool_columns, "hash_text", lambda ids: np.zeros(len(ids), np.uint64))
     assert group_ids(tape["obligor_id"], None) is None
-    codes, _ = Columns(tape, None).obligor_codes("obligor_id")
-    assert codes.tolist() == [0, 1, 0, 2]
+    assert heavy_groups(tape["obligor_id"], None, np.ones(4), cap=np.inf) is None
+    groups = Columns(tape, None).obligor_groups("obligor_id")
+    assert groups.codes.tolist() == [0, 1, 0, 2]
+    assert groups.exact is None
 
 
 def test_hash_text_tells_apart_short_ids_that_differ_in_length_or_one_byte() -> None:

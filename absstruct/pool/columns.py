@@ -13,12 +13,13 @@ Examples
 ...                      "rate": [0.1, 0.2, 0.3]})
 >>> columns = Columns(tape, loan_id_order(tape["loan_id"]))
 >>> columns.numbers("rate").tolist(), columns.codes("region").tolist()
-([0.2, 0.1, 0.3], [1, 0, 0])
+([0.2, 0.1, 0.3], [0, 1, 1])
 """
 
 from __future__ import annotations
 
 from concurrent.futures import Executor, Future
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -60,17 +61,9 @@ def loan_id_order(loan_id: pd.Series) -> np.ndarray | None:
     return order
 
 
-def packed_order(ids: pa.Array) -> np.ndarray | None:
-    """Positions of ``ids`` in text order, by sorting them as 64-bit integers.
-
-    Past the prefix every id shares, ids of at most 8 bytes without NUL bytes compare
-    byte by byte exactly as big-endian integers do (a shorter id is padded with zeros,
-    so it sorts first, as text does).  Returns None when the ids do not fit that way or
-    repeat (the caller then sorts the text itself).
-
-    >>> packed_order(pa.array(["L10", "L9", "L1", "L100"])).tolist()
-    [2, 0, 3, 1]
-    """
+def _text_buffers(ids: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """Offsets (as they are, not rebased) and the data bytes of Arrow text without
+    missing values; None for anything else."""
     text = pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)
     if ids.null_count or not text:
         return None
@@ -82,8 +75,26 @@ def packed_order(ids: pa.Array) -> np.ndarray | None:
     data = (
         np.frombuffer(data_buffer, dtype=np.uint8)
         if data_buffer is not None
-        else np.zeros(1, np.uint8)
+        else np.zeros(0, np.uint8)
     )
+    return offsets, data
+
+
+def packed_order(ids: pa.Array) -> np.ndarray | None:
+    """Positions of ``ids`` in text order, by sorting them as 64-bit integers.
+
+    Past the prefix every id shares, ids of at most 8 bytes without NUL bytes compare
+    byte by byte exactly as big-endian integers do (a shorter id is padded with zeros,
+    so it sorts first, as text does).  Returns None when the ids do not fit that way or
+    repeat (the caller then sorts the text itself).
+
+    >>> packed_order(pa.array(["L10", "L9", "L1", "L100"])).tolist()
+    [2, 0, 3, 1]
+    """
+    buffers = _text_buffers(ids)
+    if buffers is None:
+        return None
+    offsets, data = buffers
     bounds = offsets.astype(np.intp)
     starts = bounds[:-1]
     lengths = bounds[1:] - bounds[:-1]
@@ -131,6 +142,40 @@ def encode(series: pd.Series) -> tuple[np.ndarray, pa.Array | pd.Index]:
     return np.where(codes < 0, len(found), codes).astype(np.intp, copy=False), found
 
 
+def narrow_codes(series: pd.Series) -> tuple[np.ndarray, list[str]] | None:
+    """Codes of Arrow text whose values are all one or two bytes long (state codes, grade
+    letters, Y/N flags), numbered in sorted order, and the values (sorted); None for other
+    columns.
+
+    Such values are their own small integers, so a table of 2**16 entries numbers them:
+    several times faster than hashing every value.
+
+    >>> codes, names = narrow_codes(pd.Series(["NY", "CA", "NY", "AZ"], dtype="string[pyarrow]"))
+    >>> codes.tolist(), names
+    ([2, 1, 2, 0], ['AZ', 'CA', 'NY'])
+    """
+    if not (isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow"):
+        return None
+    ids = pa.chunked_array(pa.array(series)).combine_chunks()
+    buffers = _text_buffers(ids)
+    if buffers is None or not len(ids):
+        return None
+    offsets, data = buffers
+    start, end = int(offsets[0]), int(offsets[-1])
+    width, rest = divmod(end - start, len(ids))
+    if rest or width not in (1, 2) or not np.all(np.diff(offsets) == width):
+        return None
+    keys = data[start:end]
+    if width == 2:
+        keys = keys.view("<u2")  # the two bytes as one little-endian number
+    found = np.flatnonzero(np.bincount(keys, minlength=1 << (8 * width)))
+    names = [int(key).to_bytes(width, "little").decode("utf-8") for key in found]
+    order = sorted(range(len(names)), key=names.__getitem__)
+    rank = np.zeros(1 << (8 * width), dtype=np.intp)
+    rank[found[order]] = np.arange(len(found))
+    return rank[keys], [names[number] for number in order]
+
+
 # Keeps the first ``i`` bytes of a little-endian word (index ``i``, 0 to 8).
 _FIRST_BYTES = np.array([(1 << (8 * i)) - 1 for i in range(8)] + [2**64 - 1], dtype=np.uint64)
 
@@ -145,19 +190,14 @@ def hash_text(ids: pa.Array) -> np.ndarray | None:
     >>> bool(hashes[0] == hashes[2]), bool(hashes[0] == hashes[1])
     (True, False)
     """
-    text = pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)
-    if ids.null_count or not text or not len(ids):
+    buffers = _text_buffers(ids)
+    if buffers is None or not len(ids):
         return None
-    _, offsets_buffer, data_buffer = ids.buffers()
-    offset_type = np.int64 if pa.types.is_large_string(ids.type) else np.int32
-    bounds = np.frombuffer(offsets_buffer, dtype=offset_type)[
-        ids.offset : ids.offset + len(ids) + 1
-    ].astype(np.intp)
+    bounds = buffers[0].astype(np.intp)
     starts, lengths = bounds[:-1], np.diff(bounds)
     end = int(bounds[-1])
     padded = np.zeros(end + 8, dtype=np.uint8)
-    if data_buffer is not None:
-        padded[:end] = np.frombuffer(data_buffer, dtype=np.uint8)[:end]
+    padded[:end] = buffers[1][:end]
     # Every (unaligned) 8-byte word of the text, by its first byte.
     words = np.ndarray(shape=(end + 1,), dtype="<u8", buffer=padded, strides=(1,))
     hashes = lengths.astype(np.uint64)
@@ -216,6 +256,83 @@ def group_ids(series: pd.Series, rows: np.ndarray | None) -> tuple[np.ndarray, n
     return codes, np.concatenate([shared[first_shared], lone])
 
 
+class InexactGroups(Exception):
+    """Merged obligor groups (see :class:`ObligorGroups`) could change a result here: the
+    caller groups the obligors exactly and starts again."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObligorGroups:
+    """Obligor group codes of the loans, in loan-id order.
+
+    ``exact`` None: every code is one obligor.  Otherwise codes below ``exact`` are one
+    obligor each and the codes from ``exact`` on may each merge several obligors, so
+    their balances only bound each obligor's from above.  ``first`` is the position of
+    each code's first loan (None when codes already number obligors that way); only
+    the exact codes' entries mean anything.
+    """
+
+    codes: np.ndarray
+    first: np.ndarray | None
+    exact: int | None = None
+
+
+# Buckets always grouped exactly by heavy_groups, the largest first: enough for the top
+# obligors a summary or a top-n limit looks at.
+HEAVY_BUCKETS = 256
+
+
+def heavy_groups(
+    series: pd.Series, rows: np.ndarray | None, balance: np.ndarray, *, cap: float
+) -> ObligorGroups | None:
+    """Obligor groups exact where a limit can bite, merged elsewhere.
+
+    Ids are hashed into about one bucket per id and the balance of each bucket summed.
+    The loans of buckets above ``cap`` or among the :data:`HEAVY_BUCKETS` largest are
+    grouped exactly (codes first); every other bucket stays one merged code, whose
+    balance bounds each of its obligors' from above.  Grouping only those loans exactly
+    costs a fraction of grouping all, and limits and summaries rarely need more (they
+    raise :class:`InexactGroups` when they do).  None when the ids are no Arrow text or
+    two unequal ids hash alike.
+
+    >>> ids = pd.Series(["b", "a", "b", "c"], dtype="string[pyarrow]")
+    >>> groups = heavy_groups(ids, None, np.array([1.0, 2.0, 3.0, 4.0]), cap=np.inf)
+    >>> groups.exact, groups.codes.tolist()                     # few ids: all exact
+    (3, [0, 1, 0, 2])
+    """
+    if not (isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow"):
+        return None
+    ids = pa.chunked_array(pa.array(series)).combine_chunks()
+    hashes = hash_text(ids)
+    if hashes is None:
+        return None
+    if rows is not None:
+        hashes = hashes[rows]
+    bits = max((len(hashes) - 1).bit_length(), 10)
+    bucket = (hashes >> np.uint64(64 - bits)).view(np.int64)  # below 2**bits: no sign
+    totals = np.bincount(bucket, weights=balance, minlength=1 << bits)
+    # The largest buckets, about HEAVY_BUCKETS of them, by a bound read off a sample of
+    # the nonempty ones (any choice groups correctly; this one is cheap).
+    sample = totals[::16]
+    sample = sample[sample > 0]
+    keep = min(len(sample), HEAVY_BUCKETS // 16 + 1)
+    bound = np.partition(sample, len(sample) - keep)[len(sample) - keep] if keep else 0.0
+    heavy = (totals > cap) | (totals >= bound)
+    loans = np.flatnonzero(heavy[bucket])
+    exact_codes, uniques = pd.factorize(hashes[loans])
+    first = np.full(len(uniques), len(loans), dtype=np.intp)
+    np.minimum.at(first, exact_codes, np.arange(len(loans)))
+    if len(loans):
+        row = loans if rows is None else rows[loans]
+        if not pc.all(pc.equal(ids.take(row), ids.take(row[first[exact_codes]]))).as_py():
+            return None
+    codes = bucket + len(uniques)
+    codes[loans] = exact_codes
+    # Merged codes never rank (the limits check): their first positions are placeholders.
+    first_loan = np.concatenate([loans[first], np.full(1 << bits, len(hashes), dtype=np.intp)])
+    return ObligorGroups(codes=codes, first=first_loan, exact=len(uniques))
+
+
 class Columns:
     """Columns of the tape as numpy arrays in loan-id order, each converted once.
 
@@ -227,9 +344,9 @@ class Columns:
         self.tape = tape
         self.rows = rows
         self._numbers: dict[str, np.ndarray] = {}
-        self._codes: dict[str, tuple[np.ndarray, pa.Array | pd.Index]] = {}
-        self._obligors: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
-        self._pending_obligors: dict[str, Future[tuple[np.ndarray, np.ndarray | None]]] = {}
+        self._codes: dict[str, tuple[np.ndarray, pa.Array | pd.Index | list[str]]] = {}
+        self._obligors: dict[str, ObligorGroups] = {}
+        self._pending_obligors: dict[str, Future[ObligorGroups]] = {}
 
     def pick(self, values: np.ndarray) -> np.ndarray:
         return values if self.rows is None else values[self.rows]
@@ -241,14 +358,21 @@ class Columns:
         return self._numbers[column]
 
     def codes(self, column: str) -> np.ndarray:
-        """Group codes in loan-id order, numbered by first appearance in the tape's rows."""
+        """Group codes in loan-id order (0 to k - 1, missing values k; numbered in no
+        promised order: nothing that uses them depends on it)."""
         if column not in self._codes:
-            self._codes[column] = self._encoded(column)
+            self._codes[column] = self._grouped(column)
         return self._codes[column][0]
 
     def _encoded(self, column: str) -> tuple[np.ndarray, pa.Array | pd.Index]:
         codes, uniques = encode(self.tape[column])
         return self.pick(codes), uniques
+
+    def _grouped(self, column: str) -> tuple[np.ndarray, pa.Array | pd.Index | list[str]]:
+        narrow = narrow_codes(self.tape[column])
+        if narrow is not None:
+            return self.pick(narrow[0]), narrow[1]
+        return self._encoded(column)
 
     def names(self, column: str) -> list[Any]:
         """The values ``codes(column)`` numbers, as Python objects."""
@@ -256,42 +380,70 @@ class Columns:
         uniques = self._codes[column][1]
         return uniques.to_pylist() if isinstance(uniques, pa.Array) else list(uniques)
 
-    def prefetch(self, executor: Executor, *, obligors: str) -> None:
-        """Start :meth:`obligor_codes` of ``obligors`` on ``executor``; the method waits for
-        it when asked."""
-        self._pending_obligors[obligors] = executor.submit(self._obligor_codes, obligors)
+    def prefetch(self, executor: Executor, *, obligors: str, cap: float) -> None:
+        """Start :meth:`obligor_groups` of ``obligors`` on ``executor``, exact only where
+        a bucket of ids holds more than ``cap`` (see :func:`heavy_groups`); the method
+        waits for it when asked."""
+        self._pending_obligors[obligors] = executor.submit(self._heavy_groups, obligors, cap)
 
-    def obligor_codes(self, column: str) -> tuple[np.ndarray, np.ndarray | None]:
-        """Obligor codes and, unless codes already rank that way, each one's first position."""
+    def obligors_ready(self, column: str) -> bool:
+        """Whether :meth:`obligor_groups` of ``column`` would answer without waiting."""
+        pending = self._pending_obligors.get(column)
+        return column in self._obligors or pending is None or pending.done()
+
+    def obligor_groups(self, column: str, *, exact: bool = False) -> ObligorGroups:
+        """Obligor groups of ``column``: the prefetched ones, possibly merged in part,
+        unless ``exact`` (or none were prefetched)."""
         if column not in self._obligors:
             pending = self._pending_obligors.pop(column, None)
             self._obligors[column] = (
-                pending.result() if pending is not None else self._obligor_codes(column)
+                pending.result() if pending is not None else self._exact_groups(column)
             )
-        return self._obligors[column]
+        groups = self._obligors[column]
+        if exact and groups.exact is not None:
+            groups = self._obligors[column] = self._exact_groups(column)
+        return groups
 
-    def _obligor_codes(self, column: str) -> tuple[np.ndarray, np.ndarray | None]:
-        if column == "loan_id" or (
+    def _heavy_groups(self, column: str, cap: float) -> ObligorGroups:
+        if not self._one_loan_each(column):
+            balance = self.numbers("current_balance")
+            groups = heavy_groups(self.tape[column], self.rows, balance, cap=cap)
+            if groups is not None:
+                return groups
+        return self._exact_groups(column)
+
+    def _one_loan_each(self, column: str) -> bool:
+        return column == "loan_id" or (
             column == "obligor_id" and self.tape["obligor_id"].equals(self.tape["loan_id"])
-        ):
-            return np.arange(len(self.tape)), None  # one group per (unique) loan id
+        )
+
+    def _exact_groups(self, column: str) -> ObligorGroups:
+        if self._one_loan_each(column):
+            # One group per (unique) loan id.
+            return ObligorGroups(codes=np.arange(len(self.tape)), first=None)
         grouped = group_ids(self.tape[column], self.rows)
         if grouped is not None:
-            return grouped
+            return ObligorGroups(codes=grouped[0], first=grouped[1])
         codes = self._encoded(column)[0]
         if self.rows is None:
-            return codes, None  # first appearance in the rows is first in loan-id order
+            # First appearance in the rows is first in loan-id order.
+            return ObligorGroups(codes=codes, first=None)
         first = np.full(int(codes.max()) + 1, len(codes), dtype=np.intp)
         np.minimum.at(first, codes, np.arange(len(codes)))
-        return codes, first
+        return ObligorGroups(codes=codes, first=first)
 
 
 __all__ = [
+    "HEAVY_BUCKETS",
     "Columns",
+    "InexactGroups",
+    "ObligorGroups",
     "encode",
     "factorize",
     "group_ids",
     "hash_text",
+    "heavy_groups",
     "loan_id_order",
+    "narrow_codes",
     "packed_order",
 ]

@@ -47,6 +47,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from absstruct.pool.columns import InexactGroups
+
 # Relative tolerance on money comparisons (shares are exact up to float sums).
 _TOL = 1e-9
 MAX_PASSES = 500
@@ -62,6 +64,7 @@ class GroupLimit:
     name: str
     codes: np.ndarray
     share: float
+    exact: int | None = None  # codes from this on may merge groups (ObligorGroups)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,6 +81,7 @@ class TopLimit:
     n: int
     share: float
     first: np.ndarray | None = None
+    exact: int | None = None  # codes from this on may merge groups (ObligorGroups)
 
 
 class InfeasibleLimit(ValueError):
@@ -163,8 +167,9 @@ class _GroupState:
     Limits that group by the same codes (``max_obligor`` and ``top_obligors``) share one.
     """
 
-    def __init__(self, codes: np.ndarray, balance: np.ndarray):
-        """Every loan given is in the pool at the start."""
+    def __init__(self, codes: np.ndarray, balance: np.ndarray, exact: int | None = None):
+        """Every loan given is in the pool at the start; codes from ``exact`` on may merge
+        groups (see :class:`~absstruct.pool.columns.ObligorGroups`)."""
         self.codes = np.asarray(codes, dtype=np.intp)
         self.size = int(self.codes.max()) + 1 if len(self.codes) else 0
         self.counts = np.bincount(self.codes, minlength=self.size)
@@ -175,12 +180,32 @@ class _GroupState:
         # Per large group: its largest loans in removal order (see _from_queue).
         self.queues: dict[int, np.ndarray] = {}
         self.nonnegative = not len(balance) or float(balance.min()) >= 0
+        # Groups present when last counted, and loans removed since (see present_at_least).
+        self.counted = int(np.count_nonzero(self.totals > 0))
+        self.removed_since = 0
+        # Per share: groups that may come within half of it, and the pool they were
+        # picked at (see watched).
+        self.watch_lists: dict[float, tuple[np.ndarray, float]] = {}
+        # Merged codes: the largest of their balances bounds every group inside them
+        # while balances only fall (so not with negative balances).
+        self.exact = exact
+        if exact is not None and not self.nonnegative:
+            raise InexactGroups
+        self.merged_max = self._merged_max()
+
+    def _merged_max(self) -> float:
+        if self.exact is None:
+            return -np.inf
+        return float(self.totals[self.exact :].max(initial=0.0))
 
     def refresh(self, kept: np.ndarray) -> None:
         """Recompute the balances from scratch (subtraction leaves rounding behind);
         ``kept`` is the balance of loans still in the pool, 0 for those gone."""
+        # A group with no loan left sums zeros only: exactly 0.0, as remove() leaves it.
         self.totals = np.bincount(self.codes, weights=kept, minlength=self.size)
-        self.totals[self.counts == 0] = 0.0
+        self.watch_lists.clear()  # picked from the kept sums, which may sit lower
+        self.present()  # residues left by subtraction may have counted as present
+        self.merged_max = self._merged_max()
         # Fresh sums may sit a rounding error above the kept ones: widen the shortlist's
         # bound by as much rather than rebuild it.
         self.floor = self.floor + _TOL * max(abs(self.floor), 1.0)
@@ -194,9 +219,34 @@ class _GroupState:
             np.subtract.at(self.totals, codes, balance[gone])
             np.subtract.at(self.counts, codes, 1)
         self.totals[codes[self.counts[codes] == 0]] = 0.0  # no rounding residue
+        self.removed_since += len(gone)
 
     def present(self) -> int:
-        return int(np.count_nonzero(self.totals > 0))
+        """Groups with a positive balance."""
+        self.counted = int(np.count_nonzero(self.totals > 0))
+        self.removed_since = 0
+        return self.counted
+
+    def fewest_present(self) -> int:
+        """At least this many groups are present: the last count less the loans removed
+        since (each empties one group at most).  Cheaper than :meth:`present`."""
+        return self.counted - self.removed_since
+
+    def watched(self, share: float, total: float) -> np.ndarray | None:
+        """Groups that may be above ``share`` of half the pool ``total`` (None: every
+        group may).
+
+        With many groups, those above a quarter of the cap are listed once and the list
+        kept while the pool stays above half the pool it was made at: balances only
+        fall, so a group left out stays below ``share * total / 2``.
+        """
+        if self.size <= _SMALL_GROUP or not self.nonnegative or not total > 0:
+            return None
+        listed = self.watch_lists.get(share)
+        if listed is None or total < listed[1] / 2:
+            listed = (np.flatnonzero(self.totals > share * total / 4), total)
+            self.watch_lists[share] = listed
+        return listed[0]
 
 
 def _group_step(
@@ -208,19 +258,31 @@ def _group_step(
     # Only groups above half the cap can be over, or join while the pool T' (below) stays
     # above half the pool: work on those alone (a few among a million obligors).
     half = total / 2
-    watch = (
-        np.flatnonzero(groups - share * half > tol)
-        if total > 0 and share < 1
-        else np.arange(len(groups))
-    )
+    if total > 0 and share < 1:
+        if state.merged_max - share * half > tol:
+            raise InexactGroups  # a merged group may hide one near the limit
+        listed = state.watched(share, total)
+        watch = (
+            np.flatnonzero(groups - share * half > tol)
+            if listed is None
+            else listed[groups[listed] - share * half > tol]
+        )
+    else:
+        watch = np.arange(len(groups))
     over, after, lowest = _over_limit(groups[watch], share, total, tol)
     if lowest < half and len(watch) < len(groups):
+        if state.exact is not None:
+            raise InexactGroups  # every group takes part, merged ones too
         watch = np.arange(len(groups))
         over, after, _ = _over_limit(groups, share, total, tol)
     if not over.any():
         return np.empty(0, dtype=np.intp)
-    present = state.present()
-    if share * present < 1 - _TOL:
+    # A limit's feasibility only improves with more groups: count them only when the
+    # lower bound does not settle it.
+    if share * state.fewest_present() < 1 - _TOL and share * state.present() < 1 - _TOL:
+        if state.exact is not None:
+            raise InexactGroups  # a merged code counts one group: the count is too low
+        present = state.present()
         raise InfeasibleLimit(
             limit.name,
             f"{share:g} cannot hold: trimming the largest loans first leaves "
@@ -353,6 +415,10 @@ def _largest(values: np.ndarray, size: int) -> tuple[np.ndarray, float]:
     sample = values[::_SAMPLE_EVERY]
     keep = 2 * size // _SAMPLE_EVERY + 1
     if len(sample) > 4 * keep:
+        # Without the smallest value, which often repeats (empty groups): a partition
+        # slows down many times over on repeated values.
+        sample = sample[sample > sample.min()]
+    if len(sample) > 4 * keep:
         bound = np.partition(sample, len(sample) - keep)[len(sample) - keep]
         kept = np.flatnonzero(values >= bound)
         if len(kept) >= size:
@@ -393,14 +459,28 @@ def _top_step(
     """Loans the top-``n`` limit removes now: the top obligors' largest loans first."""
     obligors = state.totals
     contenders = _top_contenders(state, limit.n)
+    if state.exact is not None and (
+        len(contenders) < limit.n
+        or bool((contenders >= state.exact).any())
+        or state.merged_max >= obligors[contenders].min()
+    ):
+        raise InexactGroups  # a merged group may hide one of the top obligors
     key = contenders if limit.first is None else limit.first[contenders]
     ranked = contenders[np.lexsort((key, -obligors[contenders]))][: limit.n]
     excess = obligors[ranked].sum() - limit.share * total
     tol = _TOL * max(total, 1.0)
     if excess <= tol:
         return np.empty(0, dtype=np.intp)
-    present = state.present()
-    if min(limit.n, present) > limit.share * present + _TOL:
+    def infeasible(present: int) -> bool:
+        return min(limit.n, present) > limit.share * present + _TOL
+
+    # From n obligors on, more obligors only help: count them only when the lower bound
+    # does not settle it.
+    fewest = state.fewest_present()
+    if (fewest < limit.n or infeasible(fewest)) and infeasible(state.present()):
+        if state.exact is not None:
+            raise InexactGroups  # a merged code counts one obligor: the count is too low
+        present = state.present()
         raise InfeasibleLimit(
             limit.name,
             f"top {limit.n} obligors cannot stay within {limit.share:g} with {present} "
@@ -453,7 +533,7 @@ def _trim_alive(
     for limit in limits:
         if id(limit.codes) not in shared:
             codes = np.asarray(limit.codes)[positions]
-            shared[id(limit.codes)] = _GroupState(codes, balance)
+            shared[id(limit.codes)] = _GroupState(codes, balance, limit.exact)
     states = [shared[id(limit.codes)] for limit in limits]
     distinct = list(shared.values())
     total = float(balance.sum())

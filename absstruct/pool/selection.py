@@ -31,17 +31,18 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from absstruct.errors import DealError, Problem, TapeError
-from absstruct.pool.columns import Columns, loan_id_order
+from absstruct.pool.columns import Columns, InexactGroups, loan_id_order
 from absstruct.pool.concentration import GroupLimit, InfeasibleLimit, TopLimit, take_target, trim
 from absstruct.pool.criteria import (
     ConcentrationLimits,
@@ -330,29 +331,70 @@ def _limit_problems(
 
 
 def _group_limits(
-    limits: ConcentrationLimits | None, columns: Columns, obligor: str
+    limits: ConcentrationLimits | None, columns: Columns, obligor: str, *, exact: bool = False
 ) -> tuple[list[GroupLimit | TopLimit], list[str]]:
-    """Concentration limits as integer group codes; also the column each limit groups by."""
+    """Concentration limits as integer group codes; also the column each limit groups by.
+
+    Obligors are grouped as prefetched (exact only where a limit may bite) unless
+    ``exact``."""
     if limits is None:
         return [], []
     built: list[GroupLimit | TopLimit] = []
     names: list[str] = []
     for name, column, share in limits.group_limits():
         if column == "obligor_id":
-            codes = columns.obligor_codes(obligor)[0]
+            groups = columns.obligor_groups(obligor, exact=exact)
+            limit = GroupLimit(name=name, codes=groups.codes, share=share, exact=groups.exact)
             column = obligor
         else:
-            codes = columns.codes(column)
-        built.append(GroupLimit(name=name, codes=codes, share=share))
+            limit = GroupLimit(name=name, codes=columns.codes(column), share=share)
+        built.append(limit)
         names.append(column)
     if limits.top_obligors is not None:
         top = limits.top_obligors
-        codes, first = columns.obligor_codes(obligor)
+        groups = columns.obligor_groups(obligor, exact=exact)
         built.append(
-            TopLimit(name="top_obligors", codes=codes, n=top.n, share=top.max, first=first)
+            TopLimit(
+                name="top_obligors",
+                codes=groups.codes,
+                n=top.n,
+                share=top.max,
+                first=groups.first,
+                exact=groups.exact,
+            )
         )
         names.append(obligor)
     return built, names
+
+
+def _heavy_cap(limits: ConcentrationLimits | None, balance: float) -> float:
+    """The bucket balance above which obligors are grouped exactly before trimming: an
+    eighth of the obligor cap on the whole tape, so merged buckets stay clear of the
+    limit until trimming halves the pool (infinite without an obligor cap)."""
+    if limits is None or limits.max_obligor is None:
+        return np.inf
+    return limits.max_obligor * balance / 8
+
+
+def _trimmed(
+    spec: PoolCriteria,
+    columns: Columns,
+    obligor: str,
+    balance: np.ndarray,
+    alive: np.ndarray,
+) -> tuple[np.ndarray, list[GroupLimit | TopLimit], list[str]]:
+    """Which limit removed each loan (-1: none), the limits and their columns.
+
+    Trimming starts on the prefetched obligor groups and starts again on exact ones
+    when merged groups could change the result (the same loans go either way)."""
+    limits, limit_columns = _group_limits(spec.concentration, columns, obligor)
+    if not limits:
+        return np.full(len(balance), -1, dtype=np.int64), limits, limit_columns
+    try:
+        return trim(balance, alive=alive, limits=limits)[0], limits, limit_columns
+    except InexactGroups:
+        limits, limit_columns = _group_limits(spec.concentration, columns, obligor, exact=True)
+        return trim(balance, alive=alive, limits=limits)[0], limits, limit_columns
 
 
 def _strat_plan(
@@ -409,18 +451,62 @@ def _strats_wanted(
     return plan + [(c, mix_edges.get(c)) for c in MIX_COLUMNS if c in present and c not in planned]
 
 
-def _strat_work(
+class _Jobs:
+    """Jobs either thread may run, each exactly once, first come first served.
+
+    The main thread runs them while it would otherwise wait (for the obligor groups);
+    the worker runs whatever is left while the main thread trims.
+    """
+
+    def __init__(self, jobs: Sequence[Callable[[], Any]]) -> None:
+        self._jobs = list(jobs)
+        self._next = 0
+        self._lock = threading.Lock()
+        self._done = [threading.Event() for _ in self._jobs]
+        self._results: list[Any] = [None] * len(self._jobs)
+        self._errors: list[BaseException | None] = [None] * len(self._jobs)
+
+    def run_one(self) -> bool:
+        """Run the next job not yet taken; False when none is left."""
+        with self._lock:
+            if self._next == len(self._jobs):
+                return False
+            number = self._next
+            self._next += 1
+        try:
+            self._results[number] = self._jobs[number]()
+        except BaseException as error:  # re-raised by results(), in the caller's thread
+            self._errors[number] = error
+        finally:
+            self._done[number].set()
+        return True
+
+    def results(self) -> list[Any]:
+        """Every job's result, in job order (running what no thread has taken yet)."""
+        while self.run_one():
+            pass
+        for number, done in enumerate(self._done):
+            done.wait()
+            error = self._errors[number]
+            if error is not None:
+                raise error
+        return self._results
+
+
+def _strat_jobs(
     spec: PoolCriteria,
     plan: list[tuple[str, tuple[float, ...] | None]],
     columns: Columns,
     balance: np.ndarray,
-) -> _StratWork:
-    """Bucket every loan of every strat (and summary mix) and weigh it, whatever the cut."""
+) -> tuple[_Jobs, Callable[[], _StratWork]]:
+    """The strats' work, whatever the cut, as jobs: the averaging weights, then every
+    loan's bucket in each strat (and summary mix); and what makes the keys of them."""
     present = set(columns.tape.columns)
-    weights = weights_of(
-        balance,
-        {c: columns.numbers(c) for c in ("rate", "remaining_term", "credit_score") if c in present},
-    )
+    wanted = _strats_wanted(spec, plan, present)
+
+    def weights() -> Weights:
+        numbers = ("rate", "remaining_term", "credit_score")
+        return weights_of(balance, {c: columns.numbers(c) for c in numbers if c in present})
 
     def coded(column: str, edges: Sequence[float] | None) -> tuple[np.ndarray, list[str]]:
         if edges is not None:
@@ -430,13 +516,22 @@ def _strat_work(
             )
         return sorted_categories(columns.codes(column), columns.names(column))
 
-    wanted = _strats_wanted(spec, plan, present)
-    return _StratWork(
-        keys=JointKeys.of([coded(c, e) for c, e in wanted]),
-        columns=tuple(column for column, _ in wanted),
-        planned=len(plan),
-        weights=weights,
-    )
+    # Text columns first: they take longest, and short jobs last hand over to the worker
+    # soon after the obligor groups are ready.
+    order = sorted(range(len(wanted)), key=lambda number: wanted[number][1] is not None)
+    jobs = _Jobs([weights, *(partial(coded, *wanted[number]) for number in order)])
+
+    def work() -> _StratWork:
+        done = jobs.results()
+        built = dict(zip(order, done[1:], strict=True))
+        return _StratWork(
+            keys=JointKeys.of([built[number] for number in range(len(wanted))]),
+            columns=tuple(column for column, _ in wanted),
+            planned=len(plan),
+            weights=done[0],
+        )
+
+    return jobs, work
 
 
 def _strats_and_summary(
@@ -445,7 +540,7 @@ def _strats_and_summary(
     alive: np.ndarray,
     pool: np.ndarray,
     balance: np.ndarray,
-    obligor_codes: np.ndarray,
+    obligor: str,
     executor: Executor,
 ) -> tuple[dict[str, pd.DataFrame], PoolSummary]:
     """Strat tables and summary of the ``alive`` loans (a mask in loan-id order; ``pool``
@@ -453,13 +548,22 @@ def _strats_and_summary(
     present = set(columns.tape.columns)
 
     def figures() -> PoolSummary:
-        return pool_figures(
-            balance=balance[pool],
-            numbers={
-                c: columns.numbers(c)[pool] if c in present else None for c in SUMMARY_NUMBERS
-            },
-            obligor_codes=obligor_codes[pool],
-        )
+        pool_balance = balance[pool]
+        numbers = {c: columns.numbers(c)[pool] if c in present else None for c in SUMMARY_NUMBERS}
+        groups = columns.obligor_groups(obligor)
+        try:
+            return pool_figures(
+                balance=pool_balance,
+                numbers=numbers,
+                obligor_codes=groups.codes[pool],
+                exact=groups.exact,
+            )
+        except InexactGroups:
+            return pool_figures(
+                balance=pool_balance,
+                numbers=numbers,
+                obligor_codes=columns.obligor_groups(obligor, exact=True).codes[pool],
+            )
 
     pending = executor.submit(figures)
     built = work.keys.tables(balance, work.weights, keep=alive)
@@ -521,7 +625,8 @@ def select_pool(
     # thread groups them beside that work (and then builds the strats' keys beside the
     # trimming, see _select).
     with ThreadPoolExecutor(max_workers=1) as executor:
-        columns.prefetch(executor, obligors=obligor)
+        cap = _heavy_cap(spec.concentration, float(columns.numbers("current_balance").sum()))
+        columns.prefetch(executor, obligors=obligor, cap=cap)
         return _select(spec, tape, derived, columns, plan, obligor, path, executor)
 
 
@@ -613,17 +718,20 @@ def _select(
             )
 
     # The text columns the limits group by are encoded here while the worker groups
-    # obligor ids; the strats' keys and weights do not depend on the cut, so the worker
-    # then builds them (encoding the strats' own text columns) while the limits are
-    # trimmed here.
+    # obligor ids.  The strats' buckets and weights do not depend on the cut: this thread
+    # works on them until the obligor groups are ready, the worker does the rest (and
+    # builds the strats' keys) while the limits are trimmed here.
     for _, column, _ in spec.concentration.group_limits() if spec.concentration else ():
         if column != "obligor_id":
             columns.codes(column)
-    strat_work = executor.submit(_strat_work, spec, plan, columns, balance)
-    limits, limit_columns = _group_limits(spec.concentration, columns, obligor)
-    if limits:
+    jobs, work = _strat_jobs(spec, plan, columns, balance)
+    if spec.concentration is not None:
+        while not columns.obligors_ready(obligor) and jobs.run_one():
+            pass
+    strat_work = executor.submit(work)
+    if spec.concentration is not None:
         try:
-            removed_by, _ = trim(balance, alive=alive, limits=limits)
+            removed_by, limits, limit_columns = _trimmed(spec, columns, obligor, balance, alive)
         except InfeasibleLimit as error:
             where = (
                 f"{path}.concentration.{error.name}"
@@ -658,7 +766,7 @@ def _select(
         alive,
         pool,
         balance,
-        columns.obligor_codes(obligor)[0],
+        obligor,
         executor,
     )
     return Pool(

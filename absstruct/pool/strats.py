@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from absstruct.pool.columns import InexactGroups
+
 STRAT_COLUMNS: tuple[str, ...] = (
     "bucket",
     "count",
@@ -109,10 +111,14 @@ def sorted_categories(codes: np.ndarray, names: Sequence[Any]) -> tuple[np.ndarr
     ([1, 0, 2, 1], ['A', 'B', 'missing'])
     """
     text = [str(name) for name in names]
+    labels = [*sorted(text), MISSING]
+    no_sentinel = not len(codes) or int(codes.min()) >= 0
+    if no_sentinel and labels[:-1] == text:
+        return codes, labels  # numbered in sorted order already: nothing to relabel
     rank = np.empty(len(text) + 1, dtype=np.intp)
     rank[np.argsort(np.asarray(text, dtype=object), kind="stable")] = np.arange(len(text))
     rank[len(text)] = len(text)
-    return rank[np.where(codes < 0, len(text), codes)], [*sorted(text), MISSING]
+    return rank[codes if no_sentinel else np.where(codes < 0, len(text), codes)], labels
 
 
 # Per averaged column: (weight, balance x value); weight None means the balance itself
@@ -448,12 +454,32 @@ def pool_summary(
 
 
 def pool_figures(
-    *, balance: np.ndarray, numbers: Mapping[str, np.ndarray | None], obligor_codes: np.ndarray
+    *,
+    balance: np.ndarray,
+    numbers: Mapping[str, np.ndarray | None],
+    obligor_codes: np.ndarray,
+    exact: int | None = None,
 ) -> PoolSummary:
-    """The summary without its mixes (left empty), as in :func:`pool_summary`."""
+    """The summary without its mixes (left empty), as in :func:`pool_summary`.
+
+    Obligor codes from ``exact`` on may merge obligors (see
+    :class:`~absstruct.pool.columns.ObligorGroups`); raises
+    :class:`~absstruct.pool.columns.InexactGroups` when they could hold a top-10 obligor.
+    """
     total = float(balance.sum())
     count = len(balance)
     by_obligor: np.ndarray = np.bincount(obligor_codes, weights=balance) if count else np.zeros(0)
+    if exact is not None:
+        # Merged codes bound their obligors' balances: when ten exact obligors reach the
+        # largest bound, they are a top ten (ties add up alike).
+        if count and float(balance.min()) < 0:
+            raise InexactGroups  # negative balances: a merged code bounds nothing
+        named = by_obligor[:exact]
+        bound = float(by_obligor[exact:].max(initial=0.0))
+        tenth = np.partition(named, len(named) - 10)[len(named) - 10] if len(named) >= 10 else 0
+        if tenth < bound:
+            raise InexactGroups
+        by_obligor = named
     if len(by_obligor) > 10:
         by_obligor = np.partition(by_obligor, len(by_obligor) - 10)[-10:]
     # Sorted before adding, so the sum does not depend on how obligors were numbered.
