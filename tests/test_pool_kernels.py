@@ -15,6 +15,7 @@ from absstruct.pool import ConcentrationLimits, EligibilityRule, concentration, 
 from absstruct.pool import columns as pool_columns
 from absstruct.pool.columns import (
     Columns,
+    InexactGroups,
     factorize,
     group_ids,
     hash_text,
@@ -33,6 +34,7 @@ from absstruct.pool.concentration import (
 from absstruct.pool.strats import (
     JointKeys,
     bucket_codes,
+    pool_figures,
     strat_table,
     strat_tables,
     weights_of,
@@ -457,3 +459,131 @@ def test_hash_text_tells_apart_short_ids_that_differ_in_length_or_one_byte() -> 
     hashes = hash_text(pa.array(ids))
     assert len(set(hashes.tolist())) == len(ids)
     assert hash_text(pa.array(ids, type=pa.large_string())).tolist() == hashes.tolist()
+
+
+def _trim_outcome(balance: np.ndarray, limits: list[GroupLimit | TopLimit]) -> object:
+    try:
+        return trim(balance, alive=np.ones(len(balance), dtype=bool), limits=limits)[0].tolist()
+    except InfeasibleLimit as error:
+        return error.name
+
+
+def _obligor_limits(
+    codes: np.ndarray,
+    first: np.ndarray | None,
+    exact: int | None,
+    region: np.ndarray,
+    shares: tuple[float, float, float] = (0.15, 0.45, 0.4),
+) -> list[GroupLimit | TopLimit]:
+    obligor, by_region, top = shares
+    return [
+        GroupLimit(name="max_obligor", codes=codes, share=obligor, exact=exact),
+        GroupLimit(name="max_region", codes=region, share=by_region),
+        TopLimit(name="top_obligors", codes=codes, n=3, share=top, first=first, exact=exact),
+    ]
+
+
+@SETTINGS
+@given(
+    cents=st.lists(st.integers(0, 4_000), min_size=2, max_size=90),
+    data=st.data(),
+    bits=st.integers(1, 5),
+    heavy=st.sampled_from([0, 16, 256]),
+    cap=st.sampled_from([np.inf, 2_000.0, 20_000.0]),
+    negative=st.booleans(),
+)
+def test_trim_on_merged_obligor_groups_gives_what_exact_groups_give(
+    cents, data, bits, heavy, cap, negative
+) -> None:
+    """Obligors merged into a few buckets: trimming either gives exactly what exact groups
+    give or says it cannot (InexactGroups), never a different cut; so does the summary's
+    top-ten share."""
+    n = len(cents)
+    balance = np.asarray(cents, dtype=float) + 0.25
+    if negative:
+        balance[0] = -balance[0]
+    # A few fleet obligors among single borrowers (where merging pays), or any clusters.
+    fleet = data.draw(st.lists(st.integers(-3, 2), min_size=n, max_size=n))
+    labels = [label if label >= 0 else 100 + i for i, label in enumerate(fleet)]
+    if data.draw(st.booleans()):
+        labels = data.draw(st.lists(st.integers(0, n // 3), min_size=n, max_size=n))
+    ids = pd.Series([f"O{label}" for label in labels], dtype="string[pyarrow]")
+    region = np.asarray(data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)))
+    shares = data.draw(st.sampled_from([(0.15, 0.45, 0.4), (0.25, 0.45, 0.5)]))
+    codes, first = group_ids(ids, None)
+    expected = _trim_outcome(balance, _obligor_limits(codes, first, None, region, shares))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pool_columns, "HEAVY_BUCKETS", heavy)
+        groups = heavy_groups(ids, None, balance, cap=cap, bits=bits)
+    assert groups is not None and groups.exact is not None
+    try:
+        got = _trim_outcome(
+            balance, _obligor_limits(groups.codes, groups.first, groups.exact, region, shares)
+        )
+    except InexactGroups:
+        got = expected  # the caller starts again on exact groups
+    print("exact", expected, "merged", got)
+    assert got == expected
+    exact_figures = pool_figures(balance=balance, numbers={}, obligor_codes=codes)
+    try:
+        merged_figures = pool_figures(
+            balance=balance, numbers={}, obligor_codes=groups.codes, exact=groups.exact
+        )
+    except InexactGroups:
+        return
+    assert merged_figures.top10_obligor_share == exact_figures.top10_obligor_share
+
+
+def test_merged_obligor_groups_trim_without_starting_again_on_a_fleet_pool() -> None:
+    """The case merged groups are for: a few large fleet obligors among many single
+    borrowers.  The fleets are grouped exactly, nothing starts again, and the cut equals
+    the exact one."""
+    rng = np.random.default_rng(11)
+    singles = [f"B{i:07d}" for i in range(20_000)]
+    fleets = [f"F{i}" for i in rng.integers(0, 5, 2_000)]
+    ids = pd.Series(singles + fleets, dtype="string[pyarrow]")
+    balance = rng.uniform(1_000, 30_000, len(ids)).round(2)
+    region = rng.integers(0, 8, len(ids))
+    shares = (0.004, 0.14, 0.01)
+    groups = heavy_groups(ids, None, balance, cap=shares[0] * balance.sum() / 8)
+    assert groups is not None and groups.exact is not None
+    assert groups.exact < len(ids) // 10  # most obligors stay merged
+    codes, first = group_ids(ids, None)
+    merged = _trim_outcome(
+        balance, _obligor_limits(groups.codes, groups.first, groups.exact, region, shares)
+    )
+    assert merged == _trim_outcome(balance, _obligor_limits(codes, first, None, region, shares))
+    assert isinstance(merged, list)
+    removed = np.bincount(np.asarray(merged) + 1, minlength=4)[1:]
+    print("removed by max_obligor, max_region, top_obligors:", removed)
+    assert removed[0] > 0 and removed[2] > 0  # both obligor limits bind
+
+
+def test_select_pool_on_merged_obligor_groups_equals_exact_grouping(monkeypatch) -> None:
+    rng = np.random.default_rng(5)
+    n = 6_000
+    tape = pd.DataFrame(
+        {
+            "loan_id": pd.array([f"L{i:05d}" for i in range(n)], dtype="string[pyarrow]"),
+            "obligor_id": pd.array(
+                [f"F{i % 7}" if i % 5 == 0 else f"B{i}" for i in range(n)],
+                dtype="string[pyarrow]",
+            ),
+            "current_balance": rng.uniform(500, 20_000, n).round(2),
+            "region": pd.array(
+                rng.choice(["CA", "NY", "TX", "FL", "WA"], n), dtype="string[pyarrow]"
+            ),
+        }
+    )
+    limits = ConcentrationLimits(
+        max_obligor=0.02, max_region=0.25, top_obligors={"n": 3, "max": 0.05}
+    )
+    merged = select_pool(tape, [], limits)
+    monkeypatch.setattr(
+        Columns, "_heavy_groups", lambda self, column, cap: self._exact_groups(column)
+    )
+    exact = select_pool(tape, [], limits)
+    pd.testing.assert_frame_equal(merged.eligible, exact.eligible)
+    pd.testing.assert_frame_equal(merged.excluded, exact.excluded)
+    assert merged.summary.to_dict() == exact.summary.to_dict()
+    assert (merged.exclusion_counts["excluded_count"] > 0).sum() >= 2

@@ -283,7 +283,12 @@ HEAVY_BUCKETS = 256
 
 
 def heavy_groups(
-    series: pd.Series, rows: np.ndarray | None, balance: np.ndarray, *, cap: float
+    series: pd.Series,
+    rows: np.ndarray | None,
+    balance: np.ndarray,
+    *,
+    cap: float,
+    bits: int | None = None,
 ) -> ObligorGroups | None:
     """Obligor groups exact where a limit can bite, merged elsewhere.
 
@@ -293,7 +298,7 @@ def heavy_groups(
     balance bounds each of its obligors' from above.  Grouping only those loans exactly
     costs a fraction of grouping all, and limits and summaries rarely need more (they
     raise :class:`InexactGroups` when they do).  None when the ids are no Arrow text or
-    two unequal ids hash alike.
+    two unequal ids hash alike.  ``bits``: 2**bits buckets (default: about one an id).
 
     >>> ids = pd.Series(["b", "a", "b", "c"], dtype="string[pyarrow]")
     >>> groups = heavy_groups(ids, None, np.array([1.0, 2.0, 3.0, 4.0]), cap=np.inf)
@@ -308,7 +313,8 @@ def heavy_groups(
         return None
     if rows is not None:
         hashes = hashes[rows]
-    bits = max((len(hashes) - 1).bit_length(), 10)
+    if bits is None:
+        bits = max((len(hashes) - 1).bit_length(), 10)
     bucket = (hashes >> np.uint64(64 - bits)).view(np.int64)  # below 2**bits: no sign
     totals = np.bincount(bucket, weights=balance, minlength=1 << bits)
     # The largest buckets, about HEAVY_BUCKETS of them, by a bound read off a sample of
