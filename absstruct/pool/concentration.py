@@ -471,6 +471,7 @@ def _top_step(
     tol = _TOL * max(total, 1.0)
     if excess <= tol:
         return np.empty(0, dtype=np.intp)
+
     def infeasible(present: int) -> bool:
         return min(limit.n, present) > limit.share * present + _TOL
 
