@@ -16,6 +16,7 @@ from absstruct.pool import columns as pool_columns
 from absstruct.pool.columns import (
     Columns,
     InexactGroups,
+    Merged,
     factorize,
     group_ids,
     hash_text,
@@ -450,7 +451,7 @@ def test_group_ids_refuses_unequal_ids_that_hash_alike(monkeypatch) -> None:
     assert heavy_groups(tape["obligor_id"], None, np.ones(4), cap=np.inf) is None
     groups = Columns(tape, None).obligor_groups("obligor_id")
     assert groups.codes.tolist() == [0, 1, 0, 2]
-    assert groups.exact is None
+    assert groups.merged is None
 
 
 def test_hash_text_tells_apart_short_ids_that_differ_in_length_or_one_byte() -> None:
@@ -471,15 +472,15 @@ def _trim_outcome(balance: np.ndarray, limits: list[GroupLimit | TopLimit]) -> o
 def _obligor_limits(
     codes: np.ndarray,
     first: np.ndarray | None,
-    exact: int | None,
+    merged: Merged | None,
     region: np.ndarray,
     shares: tuple[float, float, float] = (0.15, 0.45, 0.4),
 ) -> list[GroupLimit | TopLimit]:
     obligor, by_region, top = shares
     return [
-        GroupLimit(name="max_obligor", codes=codes, share=obligor, exact=exact),
+        GroupLimit(name="max_obligor", codes=codes, share=obligor, merged=merged),
         GroupLimit(name="max_region", codes=region, share=by_region),
-        TopLimit(name="top_obligors", codes=codes, n=3, share=top, first=first, exact=exact),
+        TopLimit(name="top_obligors", codes=codes, n=3, share=top, first=first, merged=merged),
     ]
 
 
@@ -515,10 +516,10 @@ def test_trim_on_merged_obligor_groups_gives_what_exact_groups_give(
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pool_columns, "HEAVY_BUCKETS", heavy)
         groups = heavy_groups(ids, None, balance, cap=cap, bits=bits)
-    assert groups is not None and groups.exact is not None
+    assert groups is not None and groups.merged is not None
     try:
         got = _trim_outcome(
-            balance, _obligor_limits(groups.codes, groups.first, groups.exact, region, shares)
+            balance, _obligor_limits(groups.codes, groups.first, groups.merged, region, shares)
         )
     except InexactGroups:
         got = expected  # the caller starts again on exact groups
@@ -527,7 +528,7 @@ def test_trim_on_merged_obligor_groups_gives_what_exact_groups_give(
     exact_figures = pool_figures(balance=balance, numbers={}, obligor_codes=codes)
     try:
         merged_figures = pool_figures(
-            balance=balance, numbers={}, obligor_codes=groups.codes, exact=groups.exact
+            balance=balance, numbers={}, obligor_codes=groups.codes, merged=groups.merged
         )
     except InexactGroups:
         return
@@ -546,11 +547,11 @@ def test_merged_obligor_groups_trim_without_starting_again_on_a_fleet_pool() -> 
     region = rng.integers(0, 8, len(ids))
     shares = (0.004, 0.14, 0.01)
     groups = heavy_groups(ids, None, balance, cap=shares[0] * balance.sum() / 8)
-    assert groups is not None and groups.exact is not None
-    assert groups.exact < len(ids) // 10  # most obligors stay merged
+    assert groups is not None and groups.merged is not None
+    assert groups.merged.exact < len(ids) // 10  # most obligors stay merged
     codes, first = group_ids(ids, None)
     merged = _trim_outcome(
-        balance, _obligor_limits(groups.codes, groups.first, groups.exact, region, shares)
+        balance, _obligor_limits(groups.codes, groups.first, groups.merged, region, shares)
     )
     assert merged == _trim_outcome(balance, _obligor_limits(codes, first, None, region, shares))
     assert isinstance(merged, list)
@@ -580,7 +581,7 @@ def test_select_pool_on_merged_obligor_groups_equals_exact_grouping(monkeypatch)
     )
     merged = select_pool(tape, [], limits)
     monkeypatch.setattr(
-        Columns, "_heavy_groups", lambda self, column, cap: self._exact_groups(column)
+        Columns, "_heavy_groups", lambda self, column, *_: self._exact_groups(column)
     )
     exact = select_pool(tape, [], limits)
     pd.testing.assert_frame_equal(merged.eligible, exact.eligible)

@@ -262,19 +262,32 @@ class InexactGroups(Exception):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Merged:
+    """How obligor codes merge obligors (see :func:`heavy_groups`).
+
+    Codes below ``exact`` are one obligor each; code ``exact`` holds the loans of every
+    other obligor, whose ids fell in ``buckets`` (per loan) of which none holds more
+    than ``bound`` on the whole tape: a bound on each such obligor's balance (balances
+    are not negative).
+    """
+
+    exact: int
+    bound: float
+    buckets: np.ndarray
+
+
+@dataclass(frozen=True, kw_only=True)
 class ObligorGroups:
     """Obligor group codes of the loans, in loan-id order.
 
-    ``exact`` None: every code is one obligor.  Otherwise codes below ``exact`` are one
-    obligor each and the codes from ``exact`` on may each merge several obligors, so
-    their balances only bound each obligor's from above.  ``first`` is the position of
-    each code's first loan (None when codes already number obligors that way); only
-    the exact codes' entries mean anything.
+    ``merged`` None: every code is one obligor; otherwise see :class:`Merged`.
+    ``first`` is the position of each code's first loan (None when codes already number
+    obligors that way); the merged code's entry means nothing.
     """
 
     codes: np.ndarray
     first: np.ndarray | None
-    exact: int | None = None
+    merged: Merged | None = None
 
 
 # Buckets always grouped exactly by heavy_groups, the largest first: enough for the top
@@ -289,26 +302,31 @@ def heavy_groups(
     *,
     cap: float,
     bits: int | None = None,
+    hashes: np.ndarray | None = None,
 ) -> ObligorGroups | None:
     """Obligor groups exact where a limit can bite, merged elsewhere.
 
     Ids are hashed into about one bucket per id and the balance of each bucket summed.
     The loans of buckets above ``cap`` or among the :data:`HEAVY_BUCKETS` largest are
-    grouped exactly (codes first); every other bucket stays one merged code, whose
-    balance bounds each of its obligors' from above.  Grouping only those loans exactly
-    costs a fraction of grouping all, and limits and summaries rarely need more (they
-    raise :class:`InexactGroups` when they do).  None when the ids are no Arrow text or
-    two unequal ids hash alike.  ``bits``: 2**bits buckets (default: about one an id).
+    grouped exactly; all other loans share one merged code, and the largest of their
+    buckets bounds each of their obligors' balances (see :class:`Merged`).  Grouping
+    only those loans exactly costs a fraction of grouping all, and limits and summaries
+    rarely need more (they raise :class:`InexactGroups` when they do).  None when the
+    ids are no Arrow text or two unequal ids hash alike.
+
+    ``bits``: 2**bits buckets (default: about one an id); ``hashes``: :func:`hash_text`
+    of the ids in row order, when already made.
 
     >>> ids = pd.Series(["b", "a", "b", "c"], dtype="string[pyarrow]")
     >>> groups = heavy_groups(ids, None, np.array([1.0, 2.0, 3.0, 4.0]), cap=np.inf)
-    >>> groups.exact, groups.codes.tolist()                     # few ids: all exact
+    >>> groups.merged.exact, groups.codes.tolist()              # few ids: all exact
     (3, [0, 1, 0, 2])
     """
     if not (isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow"):
         return None
     ids = pa.chunked_array(pa.array(series)).combine_chunks()
-    hashes = hash_text(ids)
+    if hashes is None:
+        hashes = hash_text(ids)
     if hashes is None:
         return None
     if rows is not None:
@@ -332,11 +350,26 @@ def heavy_groups(
         row = loans if rows is None else rows[loans]
         if not pc.all(pc.equal(ids.take(row), ids.take(row[first[exact_codes]]))).as_py():
             return None
-    codes = bucket + len(uniques)
+    codes = np.full(len(hashes), len(uniques), dtype=np.intp)
     codes[loans] = exact_codes
-    # Merged codes never rank (the limits check): their first positions are placeholders.
-    first_loan = np.concatenate([loans[first], np.full(1 << bits, len(hashes), dtype=np.intp)])
-    return ObligorGroups(codes=codes, first=first_loan, exact=len(uniques))
+    merged = Merged(
+        exact=len(uniques), bound=float(totals[~heavy].max(initial=0.0)), buckets=bucket
+    )
+    # The merged code never ranks (the limits check): its first position is a placeholder.
+    first_loan = np.append(loans[first], len(hashes))
+    return ObligorGroups(codes=codes, first=first_loan, merged=merged)
+
+
+def obligor_hashes(tape: pd.DataFrame, column: str) -> np.ndarray | None:
+    """:func:`hash_text` of an obligor column in row order (None: not Arrow text, or
+    ``loan_id``, which needs no grouping); the first step of :func:`heavy_groups`, which
+    needs neither the loan-id order nor the balances."""
+    series = tape[column]
+    if column == "loan_id" or not (
+        isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow"
+    ):
+        return None
+    return hash_text(pa.chunked_array(pa.array(series)).combine_chunks())
 
 
 class Columns:
@@ -386,11 +419,20 @@ class Columns:
         uniques = self._codes[column][1]
         return uniques.to_pylist() if isinstance(uniques, pa.Array) else list(uniques)
 
-    def prefetch(self, executor: Executor, *, obligors: str, cap: float) -> None:
+    def prefetch(
+        self,
+        executor: Executor,
+        *,
+        obligors: str,
+        cap: float,
+        hashes: Future[np.ndarray | None] | None = None,
+    ) -> None:
         """Start :meth:`obligor_groups` of ``obligors`` on ``executor``, exact only where
         a bucket of ids holds more than ``cap`` (see :func:`heavy_groups`); the method
-        waits for it when asked."""
-        self._pending_obligors[obligors] = executor.submit(self._heavy_groups, obligors, cap)
+        waits for it when asked.  ``hashes``: :func:`obligor_hashes` already started."""
+        self._pending_obligors[obligors] = executor.submit(
+            self._heavy_groups, obligors, cap, hashes
+        )
 
     def obligors_ready(self, column: str) -> bool:
         """Whether :meth:`obligor_groups` of ``column`` would answer without waiting."""
@@ -406,14 +448,17 @@ class Columns:
                 pending.result() if pending is not None else self._exact_groups(column)
             )
         groups = self._obligors[column]
-        if exact and groups.exact is not None:
+        if exact and groups.merged is not None:
             groups = self._obligors[column] = self._exact_groups(column)
         return groups
 
-    def _heavy_groups(self, column: str, cap: float) -> ObligorGroups:
+    def _heavy_groups(
+        self, column: str, cap: float, hashes: Future[np.ndarray | None] | None
+    ) -> ObligorGroups:
         if not self._one_loan_each(column):
             balance = self.numbers("current_balance")
-            groups = heavy_groups(self.tape[column], self.rows, balance, cap=cap)
+            made = None if hashes is None else hashes.result()
+            groups = heavy_groups(self.tape[column], self.rows, balance, cap=cap, hashes=made)
             if groups is not None:
                 return groups
         return self._exact_groups(column)
@@ -443,6 +488,7 @@ __all__ = [
     "HEAVY_BUCKETS",
     "Columns",
     "InexactGroups",
+    "Merged",
     "ObligorGroups",
     "encode",
     "factorize",
@@ -451,5 +497,6 @@ __all__ = [
     "heavy_groups",
     "loan_id_order",
     "narrow_codes",
+    "obligor_hashes",
     "packed_order",
 ]

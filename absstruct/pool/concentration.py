@@ -47,7 +47,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from absstruct.pool.columns import InexactGroups
+from absstruct.pool.columns import InexactGroups, Merged
 
 # Relative tolerance on money comparisons (shares are exact up to float sums).
 _TOL = 1e-9
@@ -64,7 +64,7 @@ class GroupLimit:
     name: str
     codes: np.ndarray
     share: float
-    exact: int | None = None  # codes from this on may merge groups (ObligorGroups)
+    merged: Merged | None = None  # how the codes merge obligors (ObligorGroups)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,7 +81,7 @@ class TopLimit:
     n: int
     share: float
     first: np.ndarray | None = None
-    exact: int | None = None  # codes from this on may merge groups (ObligorGroups)
+    merged: Merged | None = None  # how the codes merge obligors (ObligorGroups)
 
 
 class InfeasibleLimit(ValueError):
@@ -167,45 +167,57 @@ class _GroupState:
     Limits that group by the same codes (``max_obligor`` and ``top_obligors``) share one.
     """
 
-    def __init__(self, codes: np.ndarray, balance: np.ndarray, exact: int | None = None):
-        """Every loan given is in the pool at the start; codes from ``exact`` on may merge
-        groups (see :class:`~absstruct.pool.columns.ObligorGroups`)."""
+    def __init__(
+        self,
+        codes: np.ndarray,
+        balance: np.ndarray,
+        live: np.ndarray,
+        merged: tuple[Merged, np.ndarray] | None = None,
+    ):
+        """Every loan given is in the pool at the start (``live``, kept up to date by the
+        caller); ``merged``: how codes merge obligors, and the bucket of each loan."""
         self.codes = np.asarray(codes, dtype=np.intp)
         self.size = int(self.codes.max()) + 1 if len(self.codes) else 0
+        if merged is not None:
+            self.size = max(self.size, merged[0].exact + 1)
         self.counts = np.bincount(self.codes, minlength=self.size)
         self.totals = np.bincount(self.codes, weights=balance, minlength=self.size)
+        self.balance = balance
+        self.live = live
         self.shortlist: np.ndarray | None = None  # see _top_contenders
         self.listed_loans: np.ndarray | None = None  # the shortlist's loans
         self.floor = -np.inf
         # Per large group: its largest loans in removal order (see _from_queue).
         self.queues: dict[int, np.ndarray] = {}
         self.nonnegative = not len(balance) or float(balance.min()) >= 0
-        # Groups present when last counted, and loans removed since (see present_at_least).
-        self.counted = int(np.count_nonzero(self.totals > 0))
-        self.removed_since = 0
         # Per share: groups that may come within half of it, and the pool they were
         # picked at (see watched).
         self.watch_lists: dict[float, tuple[np.ndarray, float]] = {}
-        # Merged codes: the largest of their balances bounds every group inside them
-        # while balances only fall (so not with negative balances).
-        self.exact = exact
-        if exact is not None and not self.nonnegative:
-            raise InexactGroups
-        self.merged_max = self._merged_max()
-
-    def _merged_max(self) -> float:
-        if self.exact is None:
-            return -np.inf
-        return float(self.totals[self.exact :].max(initial=0.0))
+        # The merged code is no group: it keeps a balance of 0 and so never goes over or
+        # ranks; the bound on its obligors stands while balances only fall.
+        self.merged = None if merged is None else merged[0]
+        self.buckets = None if merged is None else merged[1]
+        self.merged_max = -np.inf if self.merged is None else self.merged.bound
+        if self.merged is not None:
+            if not self.nonnegative:
+                raise InexactGroups  # negative balances: the bound bounds nothing
+            self.totals[self.merged.exact] = 0.0
+        # Groups present when last counted (the merged code's left out: a lower bound),
+        # and loans removed since (see fewest_present).
+        self.counted = int(np.count_nonzero(self.totals > 0))
+        self.removed_since = 0
 
     def refresh(self, kept: np.ndarray) -> None:
         """Recompute the balances from scratch (subtraction leaves rounding behind);
         ``kept`` is the balance of loans still in the pool, 0 for those gone."""
         # A group with no loan left sums zeros only: exactly 0.0, as remove() leaves it.
         self.totals = np.bincount(self.codes, weights=kept, minlength=self.size)
+        if self.merged is not None:
+            self.totals[self.merged.exact] = 0.0
         self.watch_lists.clear()  # picked from the kept sums, which may sit lower
-        self.present()  # residues left by subtraction may have counted as present
-        self.merged_max = self._merged_max()
+        # Residues left by subtraction may have counted as present.
+        self.counted = int(np.count_nonzero(self.totals > 0))
+        self.removed_since = 0
         # Fresh sums may sit a rounding error above the kept ones: widen the shortlist's
         # bound by as much rather than rebuild it.
         self.floor = self.floor + _TOL * max(abs(self.floor), 1.0)
@@ -219,11 +231,18 @@ class _GroupState:
             np.subtract.at(self.totals, codes, balance[gone])
             np.subtract.at(self.counts, codes, 1)
         self.totals[codes[self.counts[codes] == 0]] = 0.0  # no rounding residue
+        if self.merged is not None:
+            self.totals[self.merged.exact] = 0.0
         self.removed_since += len(gone)
 
     def present(self) -> int:
-        """Groups with a positive balance."""
+        """Groups with a positive balance (merged obligors counted by bucket, so at most
+        as many as there are)."""
         self.counted = int(np.count_nonzero(self.totals > 0))
+        if self.merged is not None and self.buckets is not None:
+            inside = np.flatnonzero(self.live & (self.codes == self.merged.exact))
+            sums = np.bincount(self.buckets[inside], weights=self.balance[inside])
+            self.counted += int(np.count_nonzero(sums > 0))
         self.removed_since = 0
         return self.counted
 
@@ -271,7 +290,7 @@ def _group_step(
         watch = np.arange(len(groups))
     over, after, lowest = _over_limit(groups[watch], share, total, tol)
     if lowest < half and len(watch) < len(groups):
-        if state.exact is not None:
+        if state.merged is not None:
             raise InexactGroups  # every group takes part, merged ones too
         watch = np.arange(len(groups))
         over, after, _ = _over_limit(groups, share, total, tol)
@@ -280,7 +299,7 @@ def _group_step(
     # A limit's feasibility only improves with more groups: count them only when the
     # lower bound does not settle it.
     if share * state.fewest_present() < 1 - _TOL and share * state.present() < 1 - _TOL:
-        if state.exact is not None:
+        if state.merged is not None:
             raise InexactGroups  # a merged code counts one group: the count is too low
         present = state.present()
         raise InfeasibleLimit(
@@ -459,9 +478,9 @@ def _top_step(
     """Loans the top-``n`` limit removes now: the top obligors' largest loans first."""
     obligors = state.totals
     contenders = _top_contenders(state, limit.n)
-    if state.exact is not None and (
+    if state.merged is not None and (
         len(contenders) < limit.n
-        or bool((contenders >= state.exact).any())
+        or bool((contenders == state.merged.exact).any())
         or state.merged_max >= obligors[contenders].min()
     ):
         raise InexactGroups  # a merged group may hide one of the top obligors
@@ -479,7 +498,7 @@ def _top_step(
     # does not settle it.
     fewest = state.fewest_present()
     if (fewest < limit.n or infeasible(fewest)) and infeasible(state.present()):
-        if state.exact is not None:
+        if state.merged is not None:
             raise InexactGroups  # a merged code counts one obligor: the count is too low
         present = state.present()
         raise InfeasibleLimit(
@@ -534,7 +553,12 @@ def _trim_alive(
     for limit in limits:
         if id(limit.codes) not in shared:
             codes = np.asarray(limit.codes)[positions]
-            shared[id(limit.codes)] = _GroupState(codes, balance, limit.exact)
+            merged = (
+                None
+                if limit.merged is None
+                else (limit.merged, np.asarray(limit.merged.buckets)[positions])
+            )
+            shared[id(limit.codes)] = _GroupState(codes, balance, live, merged)
     states = [shared[id(limit.codes)] for limit in limits]
     distinct = list(shared.values())
     total = float(balance.sum())

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from absstruct.errors import DealError, Problem, TapeError
-from absstruct.pool.columns import Columns, InexactGroups, loan_id_order
+from absstruct.pool.columns import Columns, InexactGroups, loan_id_order, obligor_hashes
 from absstruct.pool.concentration import GroupLimit, InfeasibleLimit, TopLimit, take_target, trim
 from absstruct.pool.criteria import (
     ConcentrationLimits,
@@ -344,7 +344,7 @@ def _group_limits(
     for name, column, share in limits.group_limits():
         if column == "obligor_id":
             groups = columns.obligor_groups(obligor, exact=exact)
-            limit = GroupLimit(name=name, codes=groups.codes, share=share, exact=groups.exact)
+            limit = GroupLimit(name=name, codes=groups.codes, share=share, merged=groups.merged)
             column = obligor
         else:
             limit = GroupLimit(name=name, codes=columns.codes(column), share=share)
@@ -360,7 +360,7 @@ def _group_limits(
                 n=top.n,
                 share=top.max,
                 first=groups.first,
-                exact=groups.exact,
+                merged=groups.merged,
             )
         )
         names.append(obligor)
@@ -556,7 +556,7 @@ def _strats_and_summary(
                 balance=pool_balance,
                 numbers=numbers,
                 obligor_codes=groups.codes[pool],
-                exact=groups.exact,
+                merged=groups.merged,
             )
         except InexactGroups:
             return pool_figures(
@@ -607,26 +607,27 @@ def select_pool(
     """
     spec = _criteria(criteria, concentration, strats)
     _check_tape(tape)
-    # Loan-id order makes every later step independent of the tape's row order.
-    rows = loan_id_order(tape["loan_id"])
-    derived = with_derived(tape)
-    plan, strat_problems = _strat_plan(derived, spec.strats, path)
-    problems = (
-        check_rules(derived, spec.eligibility, path=path)
-        + _limit_problems(derived, spec.concentration, path)
-        + strat_problems
-    )
-    if problems:
-        raise DealError.from_problems(problems)
     obligor = "obligor_id" if "obligor_id" in tape.columns else "loan_id"
-    columns = Columns(derived, rows)
-    # Grouping a million obligor ids takes about as long as the rest of the work before
-    # trimming; numpy and Arrow do it mostly without the interpreter lock, so a worker
-    # thread groups them beside that work (and then builds the strats' keys beside the
-    # trimming, see _select).
+    # Grouping obligor ids takes about as long as the rest of the work before trimming;
+    # numpy and Arrow do most of it without the interpreter lock, so a worker thread
+    # groups them beside that work, starting at once with hashing them (and then builds
+    # the strats' keys beside the trimming, see _select).
     with ThreadPoolExecutor(max_workers=1) as executor:
+        hashes = executor.submit(obligor_hashes, tape, obligor)
+        # Loan-id order makes every later step independent of the tape's row order.
+        rows = loan_id_order(tape["loan_id"])
+        derived = with_derived(tape)
+        plan, strat_problems = _strat_plan(derived, spec.strats, path)
+        problems = (
+            check_rules(derived, spec.eligibility, path=path)
+            + _limit_problems(derived, spec.concentration, path)
+            + strat_problems
+        )
+        if problems:
+            raise DealError.from_problems(problems)
+        columns = Columns(derived, rows)
         cap = _heavy_cap(spec.concentration, float(columns.numbers("current_balance").sum()))
-        columns.prefetch(executor, obligors=obligor, cap=cap)
+        columns.prefetch(executor, obligors=obligor, cap=cap, hashes=hashes)
         return _select(spec, tape, derived, columns, plan, obligor, path, executor)
 
 

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from absstruct.pool.columns import InexactGroups
+from absstruct.pool.columns import InexactGroups, Merged
 
 STRAT_COLUMNS: tuple[str, ...] = (
     "bucket",
@@ -458,26 +458,26 @@ def pool_figures(
     balance: np.ndarray,
     numbers: Mapping[str, np.ndarray | None],
     obligor_codes: np.ndarray,
-    exact: int | None = None,
+    merged: Merged | None = None,
 ) -> PoolSummary:
     """The summary without its mixes (left empty), as in :func:`pool_summary`.
 
-    Obligor codes from ``exact`` on may merge obligors (see
-    :class:`~absstruct.pool.columns.ObligorGroups`); raises
-    :class:`~absstruct.pool.columns.InexactGroups` when they could hold a top-10 obligor.
+    ``merged``: how the obligor codes merge obligors (see
+    :class:`~absstruct.pool.columns.Merged`); raises
+    :class:`~absstruct.pool.columns.InexactGroups` when a merged one could be in the top
+    ten.
     """
     total = float(balance.sum())
     count = len(balance)
     by_obligor: np.ndarray = np.bincount(obligor_codes, weights=balance) if count else np.zeros(0)
-    if exact is not None:
-        # Merged codes bound their obligors' balances: when ten exact obligors reach the
-        # largest bound, they are a top ten (ties add up alike).
+    if merged is not None:
+        # Merged obligors hold at most the bound each: when ten exact obligors reach it,
+        # they are a top ten (ties add up alike).
         if count and float(balance.min()) < 0:
-            raise InexactGroups  # negative balances: a merged code bounds nothing
-        named = by_obligor[:exact]
-        bound = float(by_obligor[exact:].max(initial=0.0))
+            raise InexactGroups  # negative balances: the bound bounds nothing
+        named = by_obligor[: merged.exact]
         tenth = np.partition(named, len(named) - 10)[len(named) - 10] if len(named) >= 10 else 0
-        if tenth < bound:
+        if tenth < merged.bound and (len(named) >= 10 or merged.exact < len(by_obligor)):
             raise InexactGroups
         by_obligor = named
     if len(by_obligor) > 10:
