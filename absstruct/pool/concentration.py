@@ -198,22 +198,29 @@ class _GroupState:
         self.merged = None if merged is None else merged[0]
         self.buckets = None if merged is None else merged[1]
         self.merged_max = -np.inf if self.merged is None else self.merged.bound
+        self.merged_total = 0.0  # balance of the merged obligors
         if self.merged is not None:
             if not self.nonnegative:
                 raise InexactGroups  # negative balances: the bound bounds nothing
-            self.totals[self.merged.exact] = 0.0
-        # Groups present when last counted (the merged code's left out: a lower bound),
-        # and loans removed since (see fewest_present).
+            self._set_merged_aside()
+        # Groups present when last counted (the merged code left out), and loans removed
+        # since (see fewest_present).
         self.counted = int(np.count_nonzero(self.totals > 0))
         self.removed_since = 0
+
+    def _set_merged_aside(self, removed: bool = False) -> None:
+        """Move the merged code's balance (or the change to it) out of ``totals``."""
+        if self.merged is not None:
+            code = self.merged.exact
+            self.merged_total = (self.merged_total if removed else 0.0) + self.totals[code]
+            self.totals[code] = 0.0
 
     def refresh(self, kept: np.ndarray) -> None:
         """Recompute the balances from scratch (subtraction leaves rounding behind);
         ``kept`` is the balance of loans still in the pool, 0 for those gone."""
         # A group with no loan left sums zeros only: exactly 0.0, as remove() leaves it.
         self.totals = np.bincount(self.codes, weights=kept, minlength=self.size)
-        if self.merged is not None:
-            self.totals[self.merged.exact] = 0.0
+        self._set_merged_aside()
         self.watch_lists.clear()  # picked from the kept sums, which may sit lower
         # Residues left by subtraction may have counted as present.
         self.counted = int(np.count_nonzero(self.totals > 0))
@@ -230,26 +237,32 @@ class _GroupState:
         else:
             np.subtract.at(self.totals, codes, balance[gone])
             np.subtract.at(self.counts, codes, 1)
+        self._set_merged_aside(removed=True)  # before the residues: its count is no group's
         self.totals[codes[self.counts[codes] == 0]] = 0.0  # no rounding residue
-        if self.merged is not None:
-            self.totals[self.merged.exact] = 0.0
-        self.removed_since += len(gone)
+        # Merged loans gone show in the merged balance instead.
+        merged = 0 if self.merged is None else np.count_nonzero(codes == self.merged.exact)
+        self.removed_since += len(gone) - merged
 
     def present(self) -> int:
         """Groups with a positive balance (merged obligors counted by bucket, so at most
         as many as there are)."""
         self.counted = int(np.count_nonzero(self.totals > 0))
-        if self.merged is not None and self.buckets is not None:
-            inside = np.flatnonzero(self.live & (self.codes == self.merged.exact))
-            sums = np.bincount(self.buckets[inside], weights=self.balance[inside])
-            self.counted += int(np.count_nonzero(sums > 0))
         self.removed_since = 0
-        return self.counted
+        if self.merged is None or self.buckets is None:
+            return self.counted
+        inside = np.flatnonzero(self.live & (self.codes == self.merged.exact))
+        sums = np.bincount(self.buckets[inside], weights=self.balance[inside])
+        return self.counted + int(np.count_nonzero(sums > 0))
 
     def fewest_present(self) -> int:
         """At least this many groups are present: the last count less the loans removed
-        since (each empties one group at most).  Cheaper than :meth:`present`."""
-        return self.counted - self.removed_since
+        since (each empties one group at most), and as many merged obligors as their
+        balance needs at the bound each.  Cheaper than :meth:`present`."""
+        fewest = self.counted - self.removed_since
+        if self.merged is not None and self.merged.bound > 0:
+            # Shaved by a rounding margin: the merged balance is kept by subtraction.
+            fewest += int(max(self.merged_total, 0.0) * (1 - 1e-9) / self.merged.bound)
+        return fewest
 
     def watched(self, share: float, total: float) -> np.ndarray | None:
         """Groups that may be above ``share`` of half the pool ``total`` (None: every

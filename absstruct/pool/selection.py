@@ -516,9 +516,9 @@ def _strat_jobs(
             )
         return sorted_categories(columns.codes(column), columns.names(column))
 
-    # Text columns first: they take longest, and short jobs last hand over to the worker
-    # soon after the obligor groups are ready.
-    order = sorted(range(len(wanted)), key=lambda number: wanted[number][1] is not None)
+    # Numeric buckets first: short jobs let this thread stop soon after the obligor groups
+    # are ready; the text columns, which take longest, are left for the worker.
+    order = sorted(range(len(wanted)), key=lambda number: wanted[number][1] is None)
     jobs = _Jobs([weights, *(partial(coded, *wanted[number]) for number in order)])
 
     def work() -> _StratWork:
