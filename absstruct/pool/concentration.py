@@ -240,7 +240,7 @@ class _GroupState:
         self._set_merged_aside(removed=True)  # before the residues: its count is no group's
         self.totals[codes[self.counts[codes] == 0]] = 0.0  # no rounding residue
         # Merged loans gone show in the merged balance instead.
-        merged = 0 if self.merged is None else np.count_nonzero(codes == self.merged.exact)
+        merged = 0 if self.merged is None else int(np.count_nonzero(codes == self.merged.exact))
         self.removed_since += len(gone) - merged
 
     def present(self) -> int:
