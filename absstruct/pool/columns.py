@@ -194,18 +194,23 @@ def hash_text(ids: pa.Array) -> np.ndarray | None:
     if buffers is None or not len(ids):
         return None
     bounds = buffers[0].astype(np.intp)
-    starts, lengths = bounds[:-1], np.diff(bounds)
-    end = int(bounds[-1])
-    padded = np.zeros(end + 8, dtype=np.uint8)
-    padded[:end] = buffers[1][:end]
+    first, end = int(bounds[0]), int(bounds[-1])
+    starts, lengths = bounds[:-1] - first, np.diff(bounds)
+    size = end - first  # a slice's own bytes only
+    padded = np.zeros(size + 8, dtype=np.uint8)
+    padded[:size] = buffers[1][first:end]
     # Every (unaligned) 8-byte word of the text, by its first byte.
-    words = np.ndarray(shape=(end + 1,), dtype="<u8", buffer=padded, strides=(1,))
+    words = np.ndarray(shape=(size + 1,), dtype="<u8", buffer=padded, strides=(1,))
     hashes = lengths.astype(np.uint64)
     hashes *= np.uint64(0x9E3779B97F4A7C15)  # the length in every bit
+    shortest = int(lengths.min())
     for at in range(0, int(lengths.max()), 8):
-        word = words[starts if at == 0 else np.minimum(starts + at, end)]
-        left = np.clip(lengths - at, 0, 8)
-        word &= _FIRST_BYTES[left]  # the id's own bytes only
+        word = words[starts if at == 0 else np.minimum(starts + at, size)]
+        if at + 8 > shortest:  # some ids end inside this word: keep their own bytes only
+            left = np.minimum(lengths, at + 8)  # cheaper than np.clip on integers
+            left -= at
+            np.maximum(left, 0, out=left)
+            word &= _FIRST_BYTES[left]
         hashes ^= word
         hashes *= np.uint64(0xFF51AFD7ED558CCD)
         hashes ^= hashes >> np.uint64(33)
@@ -342,6 +347,7 @@ def heavy_groups(
     keep = min(len(sample), HEAVY_BUCKETS // 16 + 1)
     bound = np.partition(sample, len(sample) - keep)[len(sample) - keep] if keep else 0.0
     heavy = (totals > cap) | (totals >= bound)
+    light = np.logical_not(heavy)
     loans = np.flatnonzero(heavy[bucket])
     exact_codes, uniques = pd.factorize(hashes[loans])
     first = np.full(len(uniques), len(loans), dtype=np.intp)
@@ -353,23 +359,40 @@ def heavy_groups(
     codes = np.full(len(hashes), len(uniques), dtype=np.intp)
     codes[loans] = exact_codes
     merged = Merged(
-        exact=len(uniques), bound=float(totals[~heavy].max(initial=0.0)), buckets=bucket
+        exact=len(uniques), bound=float(np.max(totals, where=light, initial=0.0)), buckets=bucket
     )
     # The merged code never ranks (the limits check): its first position is a placeholder.
     first_loan = np.append(loans[first], len(hashes))
     return ObligorGroups(codes=codes, first=first_loan, merged=merged)
 
 
-def obligor_hashes(tape: pd.DataFrame, column: str) -> np.ndarray | None:
+def obligor_hashes(
+    tape: pd.DataFrame, column: str, executor: Executor | None = None
+) -> np.ndarray | None:
     """:func:`hash_text` of an obligor column in row order (None: not Arrow text, or
     ``loan_id``, which needs no grouping); the first step of :func:`heavy_groups`, which
-    needs neither the loan-id order nor the balances."""
+    needs neither the loan-id order nor the balances.  With an ``executor``, it hashes
+    the first half of the ids while this thread hashes the rest (hashing runs without
+    the interpreter lock).
+
+    >>> tape = pd.DataFrame({"obligor_id": pd.array(["A", "B", "A"], dtype="string[pyarrow]")})
+    >>> hashes = obligor_hashes(tape, "obligor_id")
+    >>> bool(hashes[0] == hashes[2]), bool(hashes[0] == hashes[1])
+    (True, False)
+    """
     series = tape[column]
     if column == "loan_id" or not (
         isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow"
     ):
         return None
-    return hash_text(pa.chunked_array(pa.array(series)).combine_chunks())
+    ids = pa.chunked_array(pa.array(series)).combine_chunks()
+    half = len(ids) // 2
+    if executor is None or not half:
+        return hash_text(ids)
+    head = executor.submit(hash_text, ids.slice(0, half))
+    tail = hash_text(ids.slice(half))
+    start = head.result()
+    return None if start is None or tail is None else np.concatenate([start, tail])
 
 
 class Columns:
@@ -429,7 +452,7 @@ class Columns:
     ) -> None:
         """Start :meth:`obligor_groups` of ``obligors`` on ``executor``, exact only where
         a bucket of ids holds more than ``cap`` (see :func:`heavy_groups`); the method
-        waits for it when asked.  ``hashes``: :func:`obligor_hashes` already started."""
+        waits for it when asked.  ``hashes``: :func:`obligor_hashes`, already started."""
         self._pending_obligors[obligors] = executor.submit(
             self._heavy_groups, obligors, cap, hashes
         )

@@ -613,10 +613,13 @@ def select_pool(
     # groups them beside that work, starting at once with hashing them (and then builds
     # the strats' keys beside the trimming, see _select).
     with ThreadPoolExecutor(max_workers=1) as executor:
-        hashes = executor.submit(obligor_hashes, tape, obligor)
+        hashing = executor.submit(obligor_hashes, tape, obligor)
         # Loan-id order makes every later step independent of the tape's row order.
         rows = loan_id_order(tape["loan_id"])
         derived = with_derived(tape)
+        columns = Columns(derived, rows)
+        cap = _heavy_cap(spec.concentration, float(columns.numbers("current_balance").sum()))
+        columns.prefetch(executor, obligors=obligor, cap=cap, hashes=hashing)
         plan, strat_problems = _strat_plan(derived, spec.strats, path)
         problems = (
             check_rules(derived, spec.eligibility, path=path)
@@ -625,9 +628,6 @@ def select_pool(
         )
         if problems:
             raise DealError.from_problems(problems)
-        columns = Columns(derived, rows)
-        cap = _heavy_cap(spec.concentration, float(columns.numbers("current_balance").sum()))
-        columns.prefetch(executor, obligors=obligor, cap=cap, hashes=hashes)
         return _select(spec, tape, derived, columns, plan, obligor, path, executor)
 
 
