@@ -742,8 +742,12 @@ def _select(
             raise DealError.from_problems(
                 [Problem(where=where, rule="infeasible_limit", message=error.reason)]
             ) from None
+        # The removed loans by limit, in loan-id order within each: one pass over the tape.
+        removed = np.flatnonzero(removed_by >= 0)
+        by_limit = removed[np.argsort(removed_by[removed], kind="stable")]
+        ends = np.cumsum(np.bincount(removed_by[removed], minlength=len(limits)))
         for number, limit in enumerate(limits):
-            idx = np.flatnonzero(removed_by == number)
+            idx = by_limit[(ends[number - 1] if number else 0) : ends[number]]
             blocks.append(
                 _Exclusions(
                     stage="concentration",
@@ -756,7 +760,7 @@ def _select(
             )
             amount = float(balance[idx].sum())
             counts.append(("concentration", limit.name, len(idx), amount, len(idx), amount))
-        alive &= removed_by < 0
+        alive[removed] = False
         if not alive.any():
             raise DealError(f"{path}.concentration: the limits leave no loan in the pool")
 
