@@ -37,6 +37,7 @@ from absstruct.batch.engine import (
 from absstruct.batch.jobs import Job, file_sha256, job_hash, load_jobs
 from absstruct.batch.progress import Progress
 from absstruct.errors import AbsStructError
+from absstruct.memory import keep_freed_memory
 from absstruct.report.atomic import atomic_path
 from absstruct.report.frames import write_frame
 
@@ -230,7 +231,10 @@ def _local_outcomes(
         return
     # spawn, not fork: the caller may hold threads (a Dask client, a GUI) that fork would copy.
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context)
+    # The workers are processes of ours: they keep freed arrays for reuse (absstruct.memory).
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(tasks)), mp_context=context, initializer=keep_freed_memory
+    )
     try:
         futures: dict[Future[list[JobOutcome]], Task] = {
             pool.submit(task_function, task): task for task in tasks

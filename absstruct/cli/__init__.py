@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from absstruct.errors import AbsStructError
+from absstruct.memory import keep_freed_memory
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -78,3 +79,5 @@ def main() -> None:
     tape -> pool -> projection -> waterfall -> pricing -> reports.  Run
     ``absstruct COMMAND -h`` for each command's options.
     """
+    # This process is ours: keep freed arrays for reuse (see absstruct.memory).
+    keep_freed_memory()

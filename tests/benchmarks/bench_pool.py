@@ -15,6 +15,11 @@ so both see the same machine load:
 Prints the median of ``--repeat`` runs of each and ``pool / read`` (goal <= 0.5), the
 ratio within each repeat, and what the lazily built frames cost on first access
 (``eligible``, ``excluded``).
+
+``--allocator command`` (the default) sets the process up as the ``absstruct`` command
+sets its own (``absstruct.memory.keep_freed_memory``: freed arrays are reused rather than
+handed back to the kernel and faulted in again); ``--allocator glibc`` keeps glibc's
+defaults, as a program that imports the library without that call gets.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from absstruct.memory import keep_freed_memory
 from absstruct.pool import (
     ConcentrationLimits,
     EligibilityRule,
@@ -95,7 +101,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="loans in the tape")
     parser.add_argument("--repeat", type=int, default=3, help="runs per timing (median kept)")
+    parser.add_argument(
+        "--allocator",
+        choices=["command", "glibc"],
+        default="command",
+        help="allocator settings: as the absstruct command runs, or glibc's defaults",
+    )
     args = parser.parse_args()
+    tuned = args.allocator == "command" and keep_freed_memory()
     reads: list[float] = []
     pools: list[float] = []
     shuffled_pools: list[float] = []
@@ -115,6 +128,7 @@ def main() -> None:
     excluded_seconds, _ = timed(getattr, pool, "excluded")
     same = eligible.equals(again.eligible) and pool.summary == again.summary
     read, cut, cut_shuffled = (statistics.median(t) for t in (reads, pools, shuffled_pools))
+    print(f"allocator         {'as the absstruct command' if tuned else 'glibc defaults'}")
     print(f"loans             {len(tape):,d}")
     print(f"eligible          {pool.summary.count:,d}")
     for row in pool.exclusion_counts.itertuples(index=False):
