@@ -173,6 +173,8 @@ class _GroupState:
         balance: np.ndarray,
         live: np.ndarray,
         merged: tuple[Merged, np.ndarray] | None = None,
+        *,
+        nonnegative: bool | None = None,
     ):
         """Every loan given is in the pool at the start (``live``, kept up to date by the
         caller); ``merged``: how codes merge obligors, and the bucket of each loan."""
@@ -189,7 +191,9 @@ class _GroupState:
         self.floor = -np.inf
         # Per large group: its largest loans in removal order (see _from_queue).
         self.queues: dict[int, np.ndarray] = {}
-        self.nonnegative = not len(balance) or float(balance.min()) >= 0
+        if nonnegative is None:
+            nonnegative = not len(balance) or float(balance.min()) >= 0
+        self.nonnegative = nonnegative
         # Per share: groups that may come within half of it, and the pool they were
         # picked at (see watched).
         self.watch_lists: dict[float, tuple[np.ndarray, float]] = {}
@@ -549,31 +553,62 @@ def trim(
     passes : int
         How many passes over all limits it took to settle.
     """
-    removed_by = np.full(len(balance), -1, dtype=np.int64)
-    # Work on the alive loans only (still in loan-id order), then map back.
-    positions = np.flatnonzero(alive)
-    removed, passes = _trim_alive(np.asarray(balance, dtype=float)[positions], positions, limits)
-    removed_by[positions] = removed
-    return removed_by, passes
+    return Trimming(balance, alive=alive).run(limits)
+
+
+class Trimming:
+    """One trimming of the ``alive`` loans, prepared in steps: :func:`trim` in parts.
+
+    A caller that knows some groupings early (region, grade) can :meth:`prepare` their
+    group balances while it waits for others (obligors), then :meth:`run` the limits.
+    A trimming runs once.
+
+    >>> trimming = Trimming(np.array([60.0, 30.0, 10.0, 50.0]), alive=np.ones(4, bool))
+    >>> region = np.array([0, 0, 0, 1])
+    >>> trimming.prepare(region)
+    >>> trimming.run([GroupLimit(name="max_region", codes=region, share=0.6)])[0].tolist()
+    [0, -1, -1, -1]
+    """
+
+    def __init__(self, balance: np.ndarray, *, alive: np.ndarray) -> None:
+        # Work on the alive loans only (still in loan-id order), then map back.
+        self.size = len(balance)
+        self.positions = np.flatnonzero(alive)
+        self.balance = np.asarray(balance, dtype=float)[self.positions]
+        self.live = np.ones(len(self.balance), dtype=bool)
+        self.nonnegative = not len(self.balance) or float(self.balance.min()) >= 0
+        self.states: dict[int, _GroupState] = {}
+
+    def prepare(self, codes: np.ndarray, merged: Merged | None = None) -> None:
+        """Sum the group balances of ``codes`` (a limit's, the same array object)."""
+        if id(codes) in self.states:
+            return
+        own = np.asarray(codes)[self.positions]
+        buckets = None if merged is None else (merged, np.asarray(merged.buckets)[self.positions])
+        self.states[id(codes)] = _GroupState(
+            own, self.balance, self.live, buckets, nonnegative=self.nonnegative
+        )
+
+    def run(self, limits: Sequence[GroupLimit | TopLimit]) -> tuple[np.ndarray, int]:
+        """Trim to ``limits``; see :func:`trim`."""
+        for limit in limits:
+            self.prepare(limit.codes, limit.merged)
+        removed, passes = _trim_alive(
+            self.balance, self.live, [self.states[id(limit.codes)] for limit in limits], limits
+        )
+        removed_by = np.full(self.size, -1, dtype=np.int64)
+        removed_by[self.positions] = removed
+        return removed_by, passes
 
 
 def _trim_alive(
-    balance: np.ndarray, positions: np.ndarray, limits: Sequence[GroupLimit | TopLimit]
+    balance: np.ndarray,
+    live: np.ndarray,
+    states: list[_GroupState],
+    limits: Sequence[GroupLimit | TopLimit],
 ) -> tuple[np.ndarray, int]:
-    live = np.ones(len(balance), dtype=bool)
     removed_by = np.full(len(balance), -1, dtype=np.int64)
-    shared: dict[int, _GroupState] = {}
-    for limit in limits:
-        if id(limit.codes) not in shared:
-            codes = np.asarray(limit.codes)[positions]
-            merged = (
-                None
-                if limit.merged is None
-                else (limit.merged, np.asarray(limit.merged.buckets)[positions])
-            )
-            shared[id(limit.codes)] = _GroupState(codes, balance, live, merged)
-    states = [shared[id(limit.codes)] for limit in limits]
-    distinct = list(shared.values())
+    distinct = list({id(state): state for state in states}.values())
     total = float(balance.sum())
     left = len(balance)
     checked = False  # balances recomputed from scratch since the last removal
@@ -658,4 +693,12 @@ def take_target(
     return keep
 
 
-__all__ = ["MAX_PASSES", "GroupLimit", "InfeasibleLimit", "TopLimit", "take_target", "trim"]
+__all__ = [
+    "MAX_PASSES",
+    "GroupLimit",
+    "InfeasibleLimit",
+    "TopLimit",
+    "Trimming",
+    "take_target",
+    "trim",
+]

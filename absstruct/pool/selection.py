@@ -43,7 +43,14 @@ import pandas as pd
 
 from absstruct.errors import DealError, Problem, TapeError
 from absstruct.pool.columns import Columns, InexactGroups, loan_id_order, obligor_hashes
-from absstruct.pool.concentration import GroupLimit, InfeasibleLimit, TopLimit, take_target, trim
+from absstruct.pool.concentration import (
+    GroupLimit,
+    InfeasibleLimit,
+    TopLimit,
+    Trimming,
+    take_target,
+    trim,
+)
 from absstruct.pool.criteria import (
     ConcentrationLimits,
     EligibilityRule,
@@ -382,16 +389,18 @@ def _trimmed(
     obligor: str,
     balance: np.ndarray,
     alive: np.ndarray,
+    trimming: Trimming,
 ) -> tuple[np.ndarray, list[GroupLimit | TopLimit], list[str]]:
     """Which limit removed each loan (-1: none), the limits and their columns.
 
-    Trimming starts on the prefetched obligor groups and starts again on exact ones
-    when merged groups could change the result (the same loans go either way)."""
+    ``trimming`` (of ``alive``) may hold groupings prepared already.  Trimming starts on
+    the prefetched obligor groups and starts again on exact ones when merged groups
+    could change the result (the same loans go either way)."""
     limits, limit_columns = _group_limits(spec.concentration, columns, obligor)
     if not limits:
         return np.full(len(balance), -1, dtype=np.int64), limits, limit_columns
     try:
-        return trim(balance, alive=alive, limits=limits)[0], limits, limit_columns
+        return trimming.run(limits)[0], limits, limit_columns
     except InexactGroups:
         limits, limit_columns = _group_limits(spec.concentration, columns, obligor, exact=True)
         return trim(balance, alive=alive, limits=limits)[0], limits, limit_columns
@@ -722,17 +731,20 @@ def _select(
     # obligor ids.  The strats' buckets and weights do not depend on the cut: this thread
     # works on them until the obligor groups are ready, the worker does the rest (and
     # builds the strats' keys) while the limits are trimmed here.
+    trimming = None if spec.concentration is None else Trimming(balance, alive=alive)
     for _, column, _ in spec.concentration.group_limits() if spec.concentration else ():
-        if column != "obligor_id":
-            columns.codes(column)
+        if column != "obligor_id" and trimming is not None:
+            trimming.prepare(columns.codes(column))  # their balances, before obligors are known
     jobs, work = _strat_jobs(spec, plan, columns, balance)
     if spec.concentration is not None:
         while not columns.obligors_ready(obligor) and jobs.run_one():
             pass
     strat_work = executor.submit(work)
-    if spec.concentration is not None:
+    if trimming is not None:
         try:
-            removed_by, limits, limit_columns = _trimmed(spec, columns, obligor, balance, alive)
+            removed_by, limits, limit_columns = _trimmed(
+                spec, columns, obligor, balance, alive, trimming
+            )
         except InfeasibleLimit as error:
             where = (
                 f"{path}.concentration.{error.name}"
