@@ -176,6 +176,31 @@ def narrow_codes(series: pd.Series) -> tuple[np.ndarray, list[str]] | None:
     return rank[keys], [names[number] for number in order]
 
 
+def single_value(series: pd.Series) -> str | None:
+    """The one value of Arrow text that holds a single value and no gaps (an amortization
+    type, a payment frequency a whole pool shares), else None.
+
+    One comparison over the column, tried only when its first thousand values agree:
+    several times cheaper than hashing every value.
+
+    >>> single_value(pd.Series(["level_pay"] * 3, dtype="string[pyarrow]"))
+    'level_pay'
+    >>> single_value(pd.Series(["level_pay", "balloon"], dtype="string[pyarrow]")) is None
+    True
+    """
+    if not (isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow"):
+        return None
+    ids = pa.chunked_array(pa.array(series))
+    if not len(ids) or ids.null_count:
+        return None
+    first = ids[0]
+    if not pc.all(pc.equal(ids.slice(0, 1000), first)).as_py():
+        return None
+    if not pc.all(pc.equal(ids, first)).as_py():
+        return None
+    return str(first.as_py())
+
+
 # Keeps the first ``i`` bytes of a little-endian word (index ``i``, 0 to 8).
 _FIRST_BYTES = np.array([(1 << (8 * i)) - 1 for i in range(8)] + [2**64 - 1], dtype=np.uint64)
 
@@ -434,6 +459,9 @@ class Columns:
         narrow = narrow_codes(self.tape[column])
         if narrow is not None:
             return self.pick(narrow[0]), narrow[1]
+        single = single_value(self.tape[column])
+        if single is not None:
+            return np.zeros(len(self.tape), dtype=np.intp), [single]
         return self._encoded(column)
 
     def names(self, column: str) -> list[Any]:
@@ -522,4 +550,5 @@ __all__ = [
     "narrow_codes",
     "obligor_hashes",
     "packed_order",
+    "single_value",
 ]

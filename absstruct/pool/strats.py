@@ -95,9 +95,12 @@ def bucket_codes(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
     [1, 1, 2, 3, 0]
     """
     codes: np.ndarray = np.zeros(len(values), dtype=np.uint8 if len(edges) < 254 else np.intp)
+    above = np.empty(len(values), dtype=bool)  # one scratch array for every edge
     for edge in edges:
-        np.add(codes, values >= edge, out=codes)  # NaN compares False
-    codes[np.isnan(values)] = len(edges) + 1
+        np.greater_equal(values, edge, out=above)  # NaN compares False
+        np.add(codes, above, out=codes)
+    np.isnan(values, out=above)
+    codes[above] = len(edges) + 1
     return codes
 
 
