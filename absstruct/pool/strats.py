@@ -227,10 +227,12 @@ class JointKeys:
             cells *= len(labels)
         keys = []
         for batch in batches:
-            joint = np.asarray(coded[batch[0]][0], dtype=np.intp)
+            # In place: a million-loan key is 8 MB, and each strat would make two more.
+            joint = np.array(coded[batch[0]][0], dtype=np.intp)
             for number in batch[1:]:
                 codes, labels = coded[number]
-                joint = joint * len(labels) + codes
+                joint *= len(labels)
+                joint += codes
             keys.append(joint)
         return cls(
             labels=tuple(tuple(labels) for _, labels in coded),
@@ -243,11 +245,16 @@ class JointKeys:
     ) -> list[pd.DataFrame]:
         """One table per strat over the loans ``keep`` marks (all when None)."""
         tables: dict[int, pd.DataFrame] = {}
+        left_out = None if keep is None else np.logical_not(keep)
+        scratch = None  # one key array for every batch: 8 MB a million loans
         for batch, joint in zip(self.batches, self.keys, strict=True):
             shape = tuple(len(self.labels[number]) for number in batch)
             cells = int(np.prod(shape))
-            if keep is not None:  # loans not kept go to one extra cell, dropped after
-                joint = np.where(keep, joint, cells)
+            if left_out is not None:  # loans not kept go to one extra cell, dropped after
+                scratch = np.empty_like(joint) if scratch is None else scratch
+                np.copyto(scratch, joint)
+                scratch[left_out] = cells
+                joint = scratch
             built = _batch_tables(
                 [self.labels[number] for number in batch], shape, joint, balance, weights
             )
