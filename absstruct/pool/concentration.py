@@ -23,8 +23,13 @@ Trimming policy (deterministic, documented for investors):
 
 How it runs (none of it changes which loans go): a large group keeps a queue of its
 largest loans in removal order from step to step, started at a balance guessed from a
-sample; a group limit looks only at groups above half its cap; the top obligors come
-from a shortlist kept between steps.
+sample; a group limit looks only at groups above half its cap (with many groups, from a
+watch list kept between steps); the top obligors come from a shortlist kept between
+steps; feasibility is settled on a lower bound of the groups present when it can be.
+Obligor codes may merge obligors outside the groups a limit can reach
+(:class:`~absstruct.pool.columns.Merged`): trimming raises
+:class:`~absstruct.pool.columns.InexactGroups` where a merged code could change the
+result, and the caller starts again on exact groups.
 
 Examples
 --------

@@ -6,9 +6,12 @@ target).  Results do not depend on the tape's row order: loans are handled in lo
 order (as text) throughout and ``eligible`` comes back sorted by ``loan_id``.
 
 The work runs on numpy arrays (one per column used, in loan-id order; a tape already in
-that order is not reordered).  A worker thread groups the obligor ids while the rules
-run, then builds the strats' keys while the limits trim and the summary's figures while
-the strat tables are summed.  The ``eligible`` and ``excluded`` frames are built on
+that order is not reordered).  A worker thread hashes and groups the obligor ids (exactly
+only where a limit can bite, see :func:`~absstruct.pool.columns.heavy_groups`) while the
+rules run and the region and grade balances are summed; the strats' buckets are jobs
+either thread takes, this one while it waits for the obligors, the worker while the
+limits trim; the worker works out the summary's figures while the strat tables are
+summed.  The ``eligible`` and ``excluded`` frames are built on
 first access and kept, so a caller that needs only the summary, strats and exclusion
 counts never copies the tape.
 
