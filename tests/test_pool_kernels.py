@@ -567,7 +567,7 @@ def test_select_pool_on_merged_obligor_groups_equals_exact_grouping(monkeypatch)
         {
             "loan_id": pd.array([f"L{i:05d}" for i in range(n)], dtype="string[pyarrow]"),
             "obligor_id": pd.array(
-                [f"F{i % 7}" if i % 5 == 0 else f"B{i}" for i in range(n)],
+                [f"F{i % 13}" if i % 5 == 0 else f"B{i}" for i in range(n)],
                 dtype="string[pyarrow]",
             ),
             "current_balance": rng.uniform(500, 20_000, n).round(2),
@@ -577,14 +577,26 @@ def test_select_pool_on_merged_obligor_groups_equals_exact_grouping(monkeypatch)
         }
     )
     limits = ConcentrationLimits(
-        max_obligor=0.02, max_region=0.25, top_obligors={"n": 3, "max": 0.05}
+        max_obligor=0.01, max_region=0.25, top_obligors={"n": 3, "max": 0.025}
     )
-    merged = select_pool(tape, [], limits)
+    exact_groupings: list[str] = []
+    exact_groups = Columns._exact_groups
+
+    def counted(self, column):
+        exact_groupings.append(column)
+        return exact_groups(self, column)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Columns, "_exact_groups", counted)
+        merged = select_pool(tape, [], limits)
+        shuffled = select_pool(tape.sample(frac=1.0, random_state=7), [], limits)
+    assert exact_groupings == []  # merged codes served throughout, shuffled rows too
     monkeypatch.setattr(
         Columns, "_heavy_groups", lambda self, column, *_: self._exact_groups(column)
     )
     exact = select_pool(tape, [], limits)
-    pd.testing.assert_frame_equal(merged.eligible, exact.eligible)
-    pd.testing.assert_frame_equal(merged.excluded, exact.excluded)
-    assert merged.summary.to_dict() == exact.summary.to_dict()
+    for got in (merged, shuffled):
+        pd.testing.assert_frame_equal(got.eligible, exact.eligible)
+        pd.testing.assert_frame_equal(got.excluded, exact.excluded)
+        assert got.summary.to_dict() == exact.summary.to_dict()
     assert (merged.exclusion_counts["excluded_count"] > 0).sum() >= 2
