@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from absstruct.errors import TapeError
 from absstruct.pool import ConcentrationLimits, EligibilityRule, concentration, select_pool
 from absstruct.pool import columns as pool_columns
 from absstruct.pool.columns import (
@@ -21,6 +22,7 @@ from absstruct.pool.columns import (
     group_ids,
     hash_text,
     heavy_groups,
+    loan_id_order,
     packed_order,
 )
 from absstruct.pool.concentration import (
@@ -387,6 +389,27 @@ def test_packed_order_is_text_order(ids, prefix) -> None:
         return
     assert [texts[i] for i in got] == sorted(texts, key=lambda t: t.encode())
     assert got.tolist() == pc.sort_indices(array).to_numpy().tolist()
+
+
+@SETTINGS
+@given(
+    numbers=st.lists(st.integers(0, 300), min_size=2, max_size=200),
+    width=st.integers(3, 7),
+    prefix=st.sampled_from(["", "AUTO", "L0"]),
+)
+def test_numbered_ids_are_put_in_text_order(numbers, width, prefix) -> None:
+    """Prefix plus zero-padded digits (AUTO0000123): the one-pass order of dense numbers
+    equals a text sort; sparse numbers and digits of other widths sort as text; a
+    repeated id is named."""
+    texts = [f"{prefix}{number:0{width}d}" for number in numbers]
+    series = pd.Series(texts, dtype="string[pyarrow]")
+    if len(set(texts)) < len(texts):
+        with pytest.raises(TapeError, match="appears more than once"):
+            loan_id_order(series)
+        return
+    order = loan_id_order(series)
+    got = list(range(len(texts))) if order is None else order.tolist()
+    assert [texts[i] for i in got] == sorted(texts)
 
 
 def test_shuffled_tape_with_packed_ids_cuts_the_same_pool() -> None:

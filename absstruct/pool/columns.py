@@ -105,6 +105,10 @@ def packed_order(ids: pa.Array) -> np.ndarray | None:
     width = int(lengths.max()) - prefix
     if width > 8:
         return None
+    if shortest == prefix + width:
+        order = _dense_number_order(data, starts, prefix, width)
+        if order is not None:
+            return order
     keys = np.zeros(len(ids), dtype=np.uint64)
     for at in range(prefix, prefix + width):
         inside = lengths > at
@@ -117,6 +121,38 @@ def packed_order(ids: pa.Array) -> np.ndarray | None:
     if np.any(ranked[1:] == ranked[:-1]):
         return None  # a repeated id: the text sort names it
     return order
+
+
+def _dense_number_order(
+    data: np.ndarray, starts: np.ndarray, prefix: int, width: int
+) -> np.ndarray | None:
+    """Positions in text order of ids that are one prefix and ``width`` digits each
+    (``AUTO0000001``), when their numbers are unique and span at most twice their count:
+    then text order is number order, and placing each id at its number sorts them in
+    one pass.  None otherwise (the caller sorts).
+
+    >>> data = np.frombuffer(b"L03L01L02", dtype=np.uint8)
+    >>> _dense_number_order(data, np.array([0, 3, 6]), 1, 2).tolist()
+    [1, 2, 0]
+    """
+    number = np.zeros(len(starts), dtype=np.int64)
+    for at in range(prefix, prefix + width):
+        digit = data[starts + at].astype(np.int64)
+        digit -= 48  # "0"
+        if digit.min() < 0 or digit.max() > 9:
+            return None
+        number *= 10
+        number += digit
+    if not len(number):
+        return None
+    low = int(number.min())
+    span = int(number.max()) - low + 1
+    if span > 2 * len(number):
+        return None
+    slot = np.full(span, -1, dtype=np.intp)
+    slot[number - low] = np.arange(len(number))
+    order = slot[slot >= 0]
+    return order if len(order) == len(number) else None  # shorter: a number repeats
 
 
 def factorize(series: pd.Series) -> tuple[np.ndarray, int]:
