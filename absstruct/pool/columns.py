@@ -378,7 +378,8 @@ def heavy_groups(
     buckets bounds each of their obligors' balances (see :class:`Merged`).  Grouping
     only those loans exactly costs a fraction of grouping all, and limits and summaries
     rarely need more (they raise :class:`InexactGroups` when they do).  None when the
-    ids are no Arrow text or two unequal ids hash alike.
+    ids are no Arrow text, two unequal ids hash alike, or a balance is negative (a
+    bucket's balance then bounds nothing).
 
     ``bits``: 2**bits buckets (default: about one an id); ``hashes``: :func:`hash_text`
     of the ids in row order, when already made.
@@ -389,6 +390,8 @@ def heavy_groups(
     (3, [0, 1, 0, 2])
     """
     if not (isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow"):
+        return None
+    if len(balance) and float(balance.min()) < 0:
         return None
     ids = pa.chunked_array(pa.array(series)).combine_chunks()
     if hashes is None:
