@@ -368,7 +368,7 @@ def heavy_groups(
     *,
     cap: float,
     bits: int | None = None,
-    hashes: np.ndarray | None = None,
+    hashed: HashedIds | None = None,
 ) -> ObligorGroups | None:
     """Obligor groups exact where a limit can bite, merged elsewhere.
 
@@ -381,8 +381,8 @@ def heavy_groups(
     ids are no Arrow text, two unequal ids hash alike, or a balance is negative (a
     bucket's balance then bounds nothing).
 
-    ``bits``: 2**bits buckets (default: about one an id); ``hashes``: :func:`hash_text`
-    of the ids in row order, when already made.
+    ``bits``: 2**bits buckets (default: about one an id); ``hashed``: the ids and their
+    hashes (:func:`obligor_hashes`), when already made.
 
     >>> ids = pd.Series(["b", "a", "b", "c"], dtype="string[pyarrow]")
     >>> groups = heavy_groups(ids, None, np.array([1.0, 2.0, 3.0, 4.0]), cap=np.inf)
@@ -393,11 +393,11 @@ def heavy_groups(
         return None
     if len(balance) and float(balance.min()) < 0:
         return None
-    ids = pa.chunked_array(pa.array(series)).combine_chunks()
-    if hashes is None:
-        hashes = hash_text(ids)
-    if hashes is None:
+    if hashed is None:
+        hashed = obligor_hashes(pd.DataFrame({"ids": series}), "ids")
+    if hashed is None:
         return None
+    ids, hashes = hashed.ids, hashed.hashes
     if rows is not None:
         hashes = hashes[rows]
     if bits is None:
@@ -430,17 +430,21 @@ def heavy_groups(
     return ObligorGroups(codes=codes, first=first_loan, merged=merged)
 
 
-def obligor_hashes(
-    tape: pd.DataFrame, column: str, executor: Executor | None = None
-) -> np.ndarray | None:
-    """:func:`hash_text` of an obligor column in row order (None: not Arrow text, or
+@dataclass(frozen=True, kw_only=True)
+class HashedIds:
+    """Obligor ids as one Arrow array, and :func:`hash_text` of each, in row order."""
+
+    ids: pa.Array
+    hashes: np.ndarray
+
+
+def obligor_hashes(tape: pd.DataFrame, column: str) -> HashedIds | None:
+    """The ids of an obligor column and their hashes (None: not Arrow text, or
     ``loan_id``, which needs no grouping); the first step of :func:`heavy_groups`, which
-    needs neither the loan-id order nor the balances.  With an ``executor``, it hashes
-    the first half of the ids while this thread hashes the rest (hashing runs without
-    the interpreter lock).
+    needs neither the loan-id order nor the balances.
 
     >>> tape = pd.DataFrame({"obligor_id": pd.array(["A", "B", "A"], dtype="string[pyarrow]")})
-    >>> hashes = obligor_hashes(tape, "obligor_id")
+    >>> hashes = obligor_hashes(tape, "obligor_id").hashes
     >>> bool(hashes[0] == hashes[2]), bool(hashes[0] == hashes[1])
     (True, False)
     """
@@ -450,13 +454,8 @@ def obligor_hashes(
     ):
         return None
     ids = pa.chunked_array(pa.array(series)).combine_chunks()
-    half = len(ids) // 2
-    if executor is None or not half:
-        return hash_text(ids)
-    head = executor.submit(hash_text, ids.slice(0, half))
-    tail = hash_text(ids.slice(half))
-    start = head.result()
-    return None if start is None or tail is None else np.concatenate([start, tail])
+    hashes = hash_text(ids)
+    return None if hashes is None else HashedIds(ids=ids, hashes=hashes)
 
 
 class Columns:
@@ -515,13 +514,13 @@ class Columns:
         *,
         obligors: str,
         cap: float,
-        hashes: Future[np.ndarray | None] | None = None,
+        hashed: Future[HashedIds | None] | None = None,
     ) -> None:
         """Start :meth:`obligor_groups` of ``obligors`` on ``executor``, exact only where
         a bucket of ids holds more than ``cap`` (see :func:`heavy_groups`); the method
-        waits for it when asked.  ``hashes``: :func:`obligor_hashes`, already started."""
+        waits for it when asked.  ``hashed``: :func:`obligor_hashes`, already started."""
         self._pending_obligors[obligors] = executor.submit(
-            self._heavy_groups, obligors, cap, hashes
+            self._heavy_groups, obligors, cap, hashed
         )
 
     def obligors_ready(self, column: str) -> bool:
@@ -543,12 +542,12 @@ class Columns:
         return groups
 
     def _heavy_groups(
-        self, column: str, cap: float, hashes: Future[np.ndarray | None] | None
+        self, column: str, cap: float, hashed: Future[HashedIds | None] | None
     ) -> ObligorGroups:
         if not self._one_loan_each(column):
             balance = self.numbers("current_balance")
-            made = None if hashes is None else hashes.result()
-            groups = heavy_groups(self.tape[column], self.rows, balance, cap=cap, hashes=made)
+            made = None if hashed is None else hashed.result()
+            groups = heavy_groups(self.tape[column], self.rows, balance, cap=cap, hashed=made)
             if groups is not None:
                 return groups
         return self._exact_groups(column)
@@ -577,6 +576,7 @@ class Columns:
 __all__ = [
     "HEAVY_BUCKETS",
     "Columns",
+    "HashedIds",
     "InexactGroups",
     "Merged",
     "ObligorGroups",

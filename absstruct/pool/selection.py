@@ -631,7 +631,7 @@ def select_pool(
         derived = with_derived(tape)
         columns = Columns(derived, rows)
         cap = _heavy_cap(spec.concentration, float(columns.numbers("current_balance").sum()))
-        columns.prefetch(executor, obligors=obligor, cap=cap, hashes=hashing)
+        columns.prefetch(executor, obligors=obligor, cap=cap, hashed=hashing)
         plan, strat_problems = _strat_plan(derived, spec.strats, path)
         problems = (
             check_rules(derived, spec.eligibility, path=path)
